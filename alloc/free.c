@@ -1,0 +1,95 @@
+/*
+ * free.c — explicit free and pointer queries, callable from any thread.
+ *
+ * ga_free validates the pointer (owned, start of an object, allocated, not a tiny
+ * block), then records the free in the span's freedBits with one atomic OR — which
+ * also catches a racing double free — and, if it is the first pending free of the
+ * span, asks central.c to have the span swept. Sweeping (span.c) reclaims the slot.
+ * Nothing here ever reuses memory directly, so a free is O(1) and lock-free except
+ * for that one request per span and sweep.
+ * Calls: heap.c (span lookup), central.c (request a sweep).
+ */
+#include "internal.h"
+
+/* Resolves p to its span and slot. Returns GA_OK / GA_ERR_NOT_OWNED / GA_ERR_INTERIOR. */
+static ga_status resolve(ga_heap *h, const void *p, ga_mspan **sp, unsigned *idx, uintptr_t *slot, bool *header)
+{
+    uintptr_t a = (uintptr_t)p;
+    ga_mspan *s = ga_span_of_heap(h, a);
+    if (!s) return GA_ERR_NOT_OWNED;
+    *sp = s;
+    *header = false;
+    if (ga_spanclass_sizeclass(s->spanclass) == 0) {
+        *idx = 0;
+        *slot = s->startAddr;
+        return a == s->startAddr ? GA_OK : GA_ERR_INTERIOR;
+    }
+    if (a >= s->limit) return GA_ERR_INTERIOR;   /* in the span's tail, not a slot */
+    unsigned i = ga_span_obj_index(s, a);
+    uintptr_t base = s->startAddr + (uintptr_t)i * s->elemsize;
+    *idx = i;
+    *slot = base;
+    *header = !ga_spanclass_noscan(s->spanclass) && s->elemsize > GA_MIN_SIZE_FOR_HEADER;
+    return a == base + (*header ? GA_MALLOC_HEADER : 0) ? GA_OK : GA_ERR_INTERIOR;
+}
+
+static ga_status misuse(ga_heap *h, ga_status st, const void *p, const char *what)
+{
+    ga_heap_misuse(h, st, p, what);
+    return st;
+}
+
+ga_status ga_free(ga_heap *h, void *p)
+{
+    if (!p) return GA_OK;
+    ga_mspan *s;
+    unsigned i;
+    uintptr_t slot;
+    bool header;
+    ga_status st = resolve(h, p, &s, &i, &slot, &header);
+    if (st == GA_ERR_NOT_OWNED) return misuse(h, st, p, "free of a pointer the heap does not own");
+    if (st == GA_ERR_INTERIOR) return misuse(h, st, p, "free of a pointer that is not the start of an object");
+    if (s->tinyBits && ga_bit(s->tinyBits, i))
+        return misuse(h, GA_ERR_TINY, p, "free of a tiny-allocator object (only a GC cycle reclaims it)");
+    if (!ga_span_slot_allocated(s, i))
+        return misuse(h, GA_ERR_DOUBLE_FREE, p, "double free (slot is not allocated)");
+    uint64_t bit = 1ull << (i & 63);
+    uint64_t old = atomic_fetch_or(&s->freedBits[i >> 6], bit);
+    if (old & bit)
+        return misuse(h, GA_ERR_DOUBLE_FREE, p, "double free (a free of this object is pending)");
+    if (!atomic_load_explicit(&s->sweepRequested, memory_order_relaxed) &&
+        !atomic_exchange(&s->sweepRequested, 1))
+        ga_central_request_sweep(h, s);
+    return GA_OK;
+}
+
+ga_status ga_lookup(ga_heap *h, const void *p, ga_object_info *info)
+{
+    memset(info, 0, sizeof *info);
+    ga_mspan *s;
+    unsigned i;
+    uintptr_t slot;
+    bool header;
+    ga_status st = resolve(h, p, &s, &i, &slot, &header);
+    if (st == GA_ERR_NOT_OWNED) return st;
+    info->span_base = s->startAddr;
+    info->span_npages = s->npages;
+    info->spanclass = s->spanclass;
+    info->sizeclass = ga_spanclass_sizeclass(s->spanclass);
+    info->elemsize = s->elemsize;
+    if (info->sizeclass && (uintptr_t)p >= s->limit) return GA_ERR_INTERIOR;
+    info->slot = slot;
+    info->slot_index = i;
+    info->object = slot + (header ? GA_MALLOC_HEADER : 0);
+    info->usable = s->elemsize - (header ? GA_MALLOC_HEADER : 0);
+    info->tiny = s->tinyBits && ga_bit(s->tinyBits, i);
+    info->allocated = ga_span_slot_allocated(s, i) && !ga_abit(s->freedBits, i);
+    return st;
+}
+
+size_t ga_usable_size(ga_heap *h, const void *p)
+{
+    ga_object_info info;
+    if (!p || ga_lookup(h, p, &info) != GA_OK || !info.allocated) return 0;
+    return info.usable;
+}

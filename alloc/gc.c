@@ -1,0 +1,68 @@
+/*
+ * gc.c — GC-style cycles and sweeping (spec §8, §12.3), driven by the caller.
+ *
+ * A cycle is stop-the-world: ga_gc_begin finishes all sweeping (finishsweep_m), flushes
+ * every mcache and clears page marks; the caller marks live objects with ga_gc_mark;
+ * ga_gc_end bumps sweepgen by 2, which by list parity makes every span unswept. Spans
+ * are then swept lazily (cacheSpan, ga_sweep): objects not marked are reclaimed, empty
+ * spans go back to the heap. Allocations made while marking are allocated black
+ * (cache.c). Marks go to gcmarkBits, or to the Green Tea trailer for 16..512-byte
+ * classes (merged at sweep, span.c).
+ * Calls: cache.c (releaseAll), central.c (sweeping).
+ */
+#include "internal.h"
+
+void ga_mark_slot(ga_heap *h, ga_mspan *s, unsigned i)
+{
+    if (ga_span_has_inline_marks(h, s) && i < 63 * 8) {
+        uint8_t *marks = ga_span_trailer(s) + 64;
+        marks[i >> 3] |= (uint8_t)(1u << (i & 7));
+    } else {
+        s->gcmarkBits[i >> 6] |= 1ull << (i & 63);
+    }
+    ga_heaparena *ha = ga_arena_of(h, s->startAddr);
+    size_t pg = (s->startAddr / GA_PAGE_SIZE) % GA_PAGES_PER_ARENA;
+    ha->pageMarks[pg / 8] |= (uint8_t)(1u << (pg % 8));
+}
+
+size_t ga_sweep(ga_heap *h, size_t max_spans)
+{
+    size_t n = 0;
+    for (unsigned i = 0; i < GA_NUM_SPAN_CLASSES && n < max_spans; i++)
+        n += ga_central_sweep_some(h, &h->central[i], max_spans - n);
+    return n;
+}
+
+void ga_gc_begin(ga_heap *h)
+{
+    if (atomic_load(&h->marking)) return;
+    for (ga_mcache *c = h->caches; c; c = c->next) ga_cache_release_all(c);
+    ga_sweep(h, SIZE_MAX);                       /* finishsweep_m */
+    pthread_mutex_lock(&h->lock);
+    for (size_t i = 0; i < h->nheapArenas; i++)
+        memset(h->arenas[h->heapArenas[i]]->pageMarks, 0, sizeof h->arenas[0]->pageMarks);
+    pthread_mutex_unlock(&h->lock);
+    atomic_store(&h->marking, true);
+}
+
+bool ga_gc_mark(ga_heap *h, const void *p)
+{
+    if (!atomic_load(&h->marking)) return false;
+    uintptr_t a = (uintptr_t)p;
+    ga_mspan *s = ga_span_of_heap(h, a);
+    if (!s || a >= (ga_spanclass_sizeclass(s->spanclass) ? s->limit : s->startAddr + s->elemsize)) return false;
+    unsigned i = ga_span_obj_index(s, a);
+    if (!ga_span_slot_allocated(s, i)) return false;
+    ga_mark_slot(h, s, i);
+    return true;
+}
+
+void ga_gc_end(ga_heap *h)
+{
+    if (!atomic_load(&h->marking)) return;
+    atomic_store(&h->marking, false);
+    uint32_t sg = atomic_load(&h->sweepgen) + 2;
+    atomic_store(&h->sweepgen, sg);
+    for (ga_mcache *c = h->caches; c; c = c->next) c->flushGen = sg;
+    atomic_fetch_add(&h->cnt.numGC, 1);
+}

@@ -1,0 +1,284 @@
+/*
+ * internal.h — the structures of every allocator level, for the allocator's own files
+ * and for the checker (verify.c). Programs use galloc.h only.
+ *
+ * Levels, in call order (data flows one way, top to bottom):
+ *   cache.c    mcache: per-P span slots, tiny allocator, refill          (spec §3)
+ *   central.c  mcentral: per span class lists of swept/unswept spans     (spec §4)
+ *   heap.c     mheap: arenas, arena index, span alloc/free, large spans  (spec §5)
+ *   pagealloc.c / pagecache.c: radix-tree page allocator, page cache     (spec §6, §7)
+ *   os.c       the kernel behind a replaceable interface                 (spec §5.4)
+ * Beside them: span.c (bitmaps, nextFree*, sweep of one span), fixalloc.c, gc.c (cycles,
+ * sweeping), stats.c, verify.c (reads everything, changes nothing), sizeclass*.c.
+ *
+ * Deliberate differences from the Go runtime, each for a reason:
+ * - mcentral keeps its four sets as intrusive lists under a per-class mutex instead of
+ *   lock-free spanSets: explicit free must move a span between sets in O(1), and a
+ *   mutex per class makes that simple and obviously correct. Entries are never stale.
+ * - Explicit free: ga_free sets the slot's bit in the span's freedBits (atomic), and
+ *   asks once for the span to be swept (sweepRequested). Sweeping — the same code that
+ *   reclaims unmarked objects after a GC cycle — consumes freedBits. A span that is
+ *   not cached moves to its class's unswept set; a cached span is re-swept by its owner
+ *   when it fills up. One mechanism for GC and free.
+ * - gcmarkBits is cleared in place rather than replaced from gcBits arenas, because
+ *   concurrent free validation reads allocBits and must never see a recycled bitmap.
+ */
+#ifndef GA_INTERNAL_H
+#define GA_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stddef.h>
+#include <stdbool.h>
+#include <string.h>
+#include "galloc.h"
+#include "sizeclass.h"
+#include "pagealloc.h"
+
+#define GA_ARENA_SHIFT      26
+#define GA_ARENA_BYTES      ((uintptr_t)1 << GA_ARENA_SHIFT)          /* 64 MiB */
+#define GA_PAGES_PER_ARENA  (GA_ARENA_BYTES / GA_PAGE_SIZE)           /* 8192 */
+#define GA_ARENA_L2_BITS    22
+#define GA_ARENA_L2_ENTRIES ((size_t)1 << GA_ARENA_L2_BITS)
+#define GA_HEAP_ADDR_BITS   48
+#define GA_MAX_BITMAP_WORDS (GA_MAX_OBJS_PER_SPAN / 64)               /* 16 */
+
+#if defined(__SANITIZE_THREAD__)
+#define GA_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GA_TSAN 1
+#endif
+#endif
+
+enum ga_span_state { GA_SPAN_DEAD = 0, GA_SPAN_INUSE = 1, GA_SPAN_MANUAL = 2 };
+
+struct ga_spanlist;
+struct ga_mcache;
+
+/* mspan: a run of pages holding objects of one span class (spec §2.1).
+ * Slot i is allocated iff i < freeindex || allocBits[i] (invariant A5). Allocation
+ * never writes allocBits; sweeping rewrites it in place. Fields written by other
+ * threads (freedBits, sweepRequested) or read by them (freeindex, allocBits during free
+ * validation, state, sweepgen) are atomics. */
+typedef struct ga_mspan {
+    struct ga_mspan *next, *prev;      /* links in the mcentral list `list` */
+    struct ga_spanlist *list;          /* the list holding the span, NULL if none */
+    uintptr_t startAddr;
+    size_t npages;
+    uint64_t allocCache;               /* complemented window of allocBits at freeindex */
+    _Atomic uint32_t freeindex;        /* slots below are allocated */
+    uint16_t nelems;
+    uint16_t allocCount;
+    uint16_t freeIndexForScan;
+    uint16_t allocCountBeforeCache;
+    uint16_t nwords;                   /* bitmap words: ceil(nelems/64) */
+    ga_spanclass spanclass;
+    _Atomic uint8_t state;             /* enum ga_span_state; InUse is stored last */
+    uint8_t needzero;                  /* free slots may hold garbage */
+    _Atomic uint8_t sweepRequested;    /* an explicit free is waiting to be swept */
+    _Atomic uint32_t sweepgen;         /* relative to heap sweepgen h (spec §2.4) */
+    uint32_t divMul;
+    size_t elemsize;
+    uintptr_t limit;
+    _Atomic uint64_t *allocBits;       /* nwords words each; one block from bitsalloc */
+    uint64_t *gcmarkBits;
+    _Atomic uint64_t *freedBits;       /* explicit frees not yet swept */
+    uint64_t *tinyBits;                /* slot is a tiny block (class 5 only; else NULL) */
+    struct ga_mcache *cachedBy;        /* mcache holding the span (for the checker) */
+    size_t allspansIndex;
+} ga_mspan;
+
+/* heapArena: per-64-MiB metadata (spec §5.1). */
+typedef struct ga_heaparena {
+    ga_mspan *spans[GA_PAGES_PER_ARENA];           /* page -> span; stale for free pages */
+    uint8_t pageInUse[GA_PAGES_PER_ARENA / 8];     /* first page of each InUse span */
+    uint8_t pageMarks[GA_PAGES_PER_ARENA / 8];     /* span has a marked object */
+    uint8_t pageUseSpanInlineMarkBits[GA_PAGES_PER_ARENA / 8];
+    uintptr_t zeroedBase;                          /* offset below which memory was used */
+    uintptr_t base;
+} ga_heaparena;
+
+/* fixalloc: fixed-size metadata objects with a LIFO free list (spec §9.1). */
+typedef struct ga_fixalloc {
+    size_t size;
+    void *list;           /* free list, linked through the first word */
+    uintptr_t chunk;      /* bump region */
+    size_t nchunk;        /* bytes left in it */
+    size_t nalloc;        /* chunk size: floor(16384/size)*size */
+    size_t inuse;         /* bytes handed out */
+    bool zero;
+    struct ga_heap *heap; /* for persistent memory */
+} ga_fixalloc;
+
+typedef struct ga_spanlist {
+    ga_mspan *first, *last;
+    size_t n;
+} ga_spanlist;
+
+/* mcentral: spans of one span class not held by any mcache (spec §4). Role of
+ * partial[i]/full[i] flips every cycle: swept = [(sg/2)%2], unswept = the other. */
+typedef struct ga_mcentral {
+    pthread_mutex_t lock;
+    ga_spanclass spanclass;
+    ga_spanlist partial[2];
+    ga_spanlist full[2];
+    char pad[64];
+} ga_mcentral;
+
+/* mcache: per-P span slots and tiny allocator (spec §3). */
+typedef struct ga_mcache {
+    struct ga_heap *heap;
+    ga_mspan *alloc[GA_NUM_SPAN_CLASSES];
+    uintptr_t tiny;
+    uintptr_t tinyoffset;
+    uint64_t tinyAllocs;
+    uint32_t flushGen;
+    ga_pagecache pcache;
+    struct ga_mcache *next, *prev;   /* heap's list of caches */
+} ga_mcache;
+
+typedef struct ga_arena_hint {
+    uintptr_t addr;
+    bool down;
+    struct ga_arena_hint *next;
+} ga_arena_hint;
+
+typedef struct ga_meta_chunk {      /* persistent metadata memory, for destroy */
+    struct ga_meta_chunk *next;
+    size_t size;
+} ga_meta_chunk;
+
+typedef struct ga_region {          /* reserved address space, for destroy */
+    uintptr_t base;
+    size_t size;
+} ga_region;
+
+/* Cumulative counters. Updated with atomics (several threads flush into them). */
+typedef struct ga_counters {
+    _Atomic uint64_t smallAllocCount[GA_NUM_CLASSES];
+    _Atomic uint64_t smallFreeCount[GA_NUM_CLASSES];
+    _Atomic uint64_t tinyAllocCount;
+    _Atomic uint64_t largeAlloc, largeAllocCount, largeFree, largeFreeCount;
+    _Atomic uint64_t numGC;
+} ga_counters;
+
+/* mheap (spec §5.1). `lock` guards the page allocator, arenas, hints, fixallocs,
+ * allspans, the cache list and the page-level statistics. */
+struct ga_heap {
+    pthread_mutex_t lock;
+    const ga_os *os;
+    ga_heap_options opt;
+    bool green_tea;
+    ga_pagealloc *pages;
+    _Atomic uint32_t sweepgen;
+    _Atomic bool marking;
+    ga_mcentral central[GA_NUM_SPAN_CLASSES];
+
+    ga_heaparena **arenas;            /* L2 arena index (L1 has one entry) */
+    uint32_t *heapArenas;             /* indices of all heap arenas */
+    size_t nheapArenas, capHeapArenas;
+    ga_arena_hint *arenaHints;
+    uintptr_t curArenaBase, curArenaEnd;
+    ga_region *regions;
+    size_t nregions, capregions;
+
+    ga_fixalloc spanalloc;
+    ga_fixalloc cachealloc;
+    ga_fixalloc hintalloc;
+    ga_fixalloc bitsalloc[GA_MAX_BITMAP_WORDS + 1];  /* [n]: 4*n words */
+    ga_meta_chunk *meta;              /* persistent chunks */
+    uintptr_t persistent;             /* bump pointer in the current chunk */
+    size_t persistentLeft;
+    uint64_t metaSys;                 /* bytes of metadata mappings */
+
+    ga_mspan **allspans;
+    size_t nallspans, capallspans;
+
+    ga_mcache *caches;                /* all live caches */
+    uint64_t rand_state;
+
+    /* page-level stats (heap lock), spec §5.5/§5.7 */
+    uint64_t pagesInUse;
+    uint64_t heapInUse, heapFree, heapReleased, heapGrown, heapSys;
+    size_t maxUsedZeroedBase;
+    ga_counters cnt;
+
+    ga_error_fn errfn;
+    void *errctx;
+    /* first internal inconsistency seen by sweeping (zombie etc.), for ga_verify */
+    _Atomic int brokenCode;
+    char broken[256];
+};
+
+typedef ga_mcache ga_cache_impl;
+
+/* ---- span.c ---- */
+void ga_span_refill_alloc_cache(ga_mspan *s, unsigned whichByte);
+uintptr_t ga_span_next_free_fast(ga_mspan *s);
+unsigned ga_span_next_free_index(ga_mspan *s);
+bool ga_span_slot_allocated(const ga_mspan *s, unsigned i);
+unsigned ga_span_count_allocated(const ga_mspan *s);
+/* Sweep one owned span: rebuild allocBits from marks (use_marks) or from the allocated
+ * set, minus explicit frees. Returns the number of objects freed. Does not place it. */
+unsigned ga_span_sweep_bits(struct ga_heap *h, ga_mspan *s, bool use_marks);
+static inline unsigned ga_span_obj_index(const ga_mspan *s, uintptr_t p)
+{
+    if (s->divMul == 0) return 0;
+    return ga_divide_by_elemsize((uint32_t)(p - s->startAddr), s->divMul);
+}
+static inline bool ga_bit(const uint64_t *w, unsigned i) { return (w[i >> 6] >> (i & 63)) & 1; }
+static inline bool ga_abit(_Atomic uint64_t *w, unsigned i)
+{
+    return (atomic_load_explicit(&w[i >> 6], memory_order_relaxed) >> (i & 63)) & 1;
+}
+/* Green Tea trailer (spec §2.3): at base+8192-128; class byte last. */
+static inline bool ga_span_has_inline_marks(const struct ga_heap *h, const ga_mspan *s);
+static inline uint8_t *ga_span_trailer(const ga_mspan *s) { return (uint8_t *)(s->startAddr + GA_PAGE_SIZE - GA_GT_INLINE_MARK_BYTES); }
+
+/* ---- fixalloc.c ---- */
+void ga_fixalloc_init(ga_fixalloc *f, struct ga_heap *h, size_t size, bool zero);
+void *ga_fixalloc_alloc(ga_fixalloc *f);   /* NULL on OOM */
+void ga_fixalloc_free(ga_fixalloc *f, void *p);
+void *ga_persistent_alloc(struct ga_heap *h, size_t size);  /* heap lock held; 8-aligned, zeroed */
+
+/* ---- heap.c ---- */
+ga_mspan *ga_heap_alloc_span(struct ga_heap *h, ga_mcache *c, size_t npages, ga_spanclass spc, size_t align_pages);
+void ga_heap_free_span(struct ga_heap *h, ga_mspan *s);
+ga_mspan *ga_span_of(const struct ga_heap *h, uintptr_t p);          /* may be stale */
+ga_mspan *ga_span_of_heap(const struct ga_heap *h, uintptr_t p);     /* InUse and inside */
+ga_heaparena *ga_arena_of(const struct ga_heap *h, uintptr_t p);
+static inline uintptr_t ga_arena_index(uintptr_t p) { return (p - GA_ARENA_BASE_OFFSET) >> GA_ARENA_SHIFT; }
+void ga_heap_report_broken(struct ga_heap *h, const char *fmt, ...);
+void ga_heap_misuse(struct ga_heap *h, ga_status st, const void *p, const char *what);
+
+/* ---- central.c ---- */
+void ga_central_init(ga_mcentral *c, ga_spanclass spc);
+ga_mspan *ga_central_cache_span(struct ga_heap *h, ga_mcentral *c);
+void ga_central_uncache_span(struct ga_heap *h, ga_mcentral *c, ga_mspan *s);
+/* With c->lock held: put a swept span where it belongs (or free it); returns true if freed. */
+bool ga_central_place_swept(struct ga_heap *h, ga_mcentral *c, ga_mspan *s, bool preserve);
+/* A free asked for s to be swept: move it to the unswept set if nobody holds it. */
+void ga_central_request_sweep(struct ga_heap *h, ga_mspan *s);
+size_t ga_central_sweep_some(struct ga_heap *h, ga_mcentral *c, size_t max);
+void ga_list_insert(ga_spanlist *l, ga_mspan *s);
+void ga_list_remove(ga_mspan *s);
+ga_mspan *ga_list_pop(ga_spanlist *l);
+static inline ga_spanlist *ga_partial_swept(ga_mcentral *c, uint32_t sg) { return &c->partial[(sg / 2) % 2]; }
+static inline ga_spanlist *ga_partial_unswept(ga_mcentral *c, uint32_t sg) { return &c->partial[1 - (sg / 2) % 2]; }
+static inline ga_spanlist *ga_full_swept(ga_mcentral *c, uint32_t sg) { return &c->full[(sg / 2) % 2]; }
+static inline ga_spanlist *ga_full_unswept(ga_mcentral *c, uint32_t sg) { return &c->full[1 - (sg / 2) % 2]; }
+
+/* ---- cache.c ---- */
+extern ga_mspan ga_emptymspan;
+void ga_cache_release_all(ga_mcache *c);
+
+/* ---- stats ---- */
+void ga_stats_compute(struct ga_heap *h, ga_stats *st);
+
+static inline bool ga_span_has_inline_marks(const struct ga_heap *h, const ga_mspan *s)
+{
+    return h->green_tea && (s->spanclass >> 1) != 0 && ga_size_uses_inline_marks(s->elemsize);
+}
+#endif

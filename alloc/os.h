@@ -1,0 +1,40 @@
+/*
+ * os.h — the OS layer (spec §5.4): the real kernel, and a test double.
+ *
+ * The heap reaches the kernel only through a ga_os (galloc.h). This file owns the
+ * default implementation (mmap/madvise/munmap) and ga_testos, a wrapper that counts
+ * calls, keeps the OS state of every page it has seen (None / Reserved / Prepared /
+ * Ready), rejects illegal transitions, and fails chosen calls on demand. It calls
+ * nothing in galloc.
+ */
+#ifndef GA_OS_H
+#define GA_OS_H
+#include "galloc.h"
+
+enum ga_os_call { GA_OS_RESERVE, GA_OS_MAP, GA_OS_USED, GA_OS_UNUSED, GA_OS_RELEASE,
+                  GA_OS_ALLOC_META, GA_OS_FREE_META, GA_OS_NCALLS };
+enum ga_page_state { GA_PAGE_NONE = 0, GA_PAGE_RESERVED, GA_PAGE_PREPARED, GA_PAGE_READY };
+
+typedef struct ga_testos ga_testos;
+
+/* Wraps `inner` (NULL: the real kernel). */
+ga_testos *ga_testos_new(const ga_os *inner);
+void ga_testos_free(ga_testos *t);
+const ga_os *ga_testos_os(ga_testos *t);
+
+/* Call counters and byte totals since creation. */
+uint64_t ga_testos_calls(const ga_testos *t, enum ga_os_call call);
+uint64_t ga_testos_bytes(const ga_testos *t, enum ga_os_call call);
+/* Fail the call of kind `call` after `skip` more successful ones, `count` times
+ * (count 0 disarms). Failing calls return -1/NULL with errno ENOMEM and change nothing. */
+void ga_testos_fail(ga_testos *t, enum ga_os_call call, unsigned skip, unsigned count);
+/* Fail the next call of any of RESERVE, MAP, ALLOC_META. */
+void ga_testos_fail_next_alloc(ga_testos *t);
+/* OS state of the 4 KiB page holding p, as far as this wrapper has seen. */
+enum ga_page_state ga_testos_page_state(const ga_testos *t, const void *p);
+/* Number of illegal transitions seen (e.g. unused on a page that is not Ready/Prepared,
+ * map of a page that is not Reserved); the first is described in the buffer. */
+uint64_t ga_testos_violations(const ga_testos *t, char *first, size_t n);
+/* Bytes currently in each state. */
+uint64_t ga_testos_bytes_in_state(const ga_testos *t, enum ga_page_state st);
+#endif

@@ -42,10 +42,10 @@ static ga_status misuse(ga_heap *h, ga_status st, const void *p, const char *wha
 ga_status ga_free(ga_heap *h, void *p)
 {
     if (!p) return GA_OK;
-    ga_mspan *s;
-    unsigned i;
-    uintptr_t slot;
-    bool header;
+    ga_mspan *s = NULL;
+    unsigned i = 0;
+    uintptr_t slot = 0;
+    bool header = false;
     ga_status st = resolve(h, p, &s, &i, &slot, &header);
     if (st == GA_ERR_NOT_OWNED) return misuse(h, st, p, "free of a pointer the heap does not own");
     if (st == GA_ERR_INTERIOR) return misuse(h, st, p, "free of a pointer that is not the start of an object");
@@ -66,10 +66,10 @@ ga_status ga_free(ga_heap *h, void *p)
 ga_status ga_lookup(ga_heap *h, const void *p, ga_object_info *info)
 {
     memset(info, 0, sizeof *info);
-    ga_mspan *s;
-    unsigned i;
-    uintptr_t slot;
-    bool header;
+    ga_mspan *s = NULL;
+    unsigned i = 0;
+    uintptr_t slot = 0;
+    bool header = false;
     ga_status st = resolve(h, p, &s, &i, &slot, &header);
     if (st == GA_ERR_NOT_OWNED) return st;
     info->span_base = s->startAddr;

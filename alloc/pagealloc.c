@@ -1,0 +1,1256 @@
+/*
+ * pagealloc.c — the page allocator (spec §6, scavenging §6.8): which 8 KiB pages of the
+ * heap's address space are free, allocated and scavenged.
+ *
+ * Owns:
+ *   - per-chunk (512 pages, 4 MiB) pallocBits + scavenged bitmaps (8 x u64 each, page i is
+ *     bit i%64 of word i/64), stored sparsely: l2[ci >> 13] is a block of 8192 chunks, made on
+ *     demand by pa_grow; the per-chunk scavenge-index entry (pages in use, HasFree) sits in the
+ *     same block;
+ *   - the 5-level radix tree of packed pallocSum summaries (root: 2^14 entries of 16 GiB,
+ *     leaves: one per chunk), each level one os->alloc_meta mapping (the kernel commits only
+ *     touched pages);
+ *   - searchAddr (offset space), the sorted inUse range list, the chunk bounds [start, end),
+ *     two scavenger cursors and running page counters.
+ * Calls: only the OS layer (alloc_meta / free_meta for metadata, unused when scavenging). It
+ * never touches heap pages. The caller holds the heap lock around every call.
+ *
+ * Invariants kept (spec §10.D, checked by pa_verify):
+ *   D1 leaf summary == summarize(pallocBits) for every grown chunk (0 for absent ones);
+ *   D2 every inner summary == merge of its 8 children; D3 summary shape (root fully free is
+ *      exactly 1<<63);
+ *   D4 scavenged & pallocBits == 0;
+ *   D5 searchAddr == maxOffAddr, or it lies in inUse and every inUse page below it is allocated;
+ *   D6 inUse sorted, disjoint, non-adjacent, chunk aligned; [start, end) = its chunk bounds;
+ *   D8 index in-use count == popcount(pallocBits); HasFree clear => nothing left to scavenge;
+ *      the scavenger cursors only skip chunks with nothing (eligible) to scavenge.
+ * Cost: alloc/free touch only the chunks of the range and their O(levels) ancestors; nothing
+ * scans all chunks except pa_verify and pa_dump.
+ *
+ * Addresses are compared in "offset space" (addr - arenaBaseOffset, wrapping), like Go's
+ * offAddr: every internal address (ranges, searchAddr) is stored as an offset.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pagealloc.h"
+
+#define PA_V_CODE        40                     /* ga_report.code for page-allocator violations */
+#define PAGE             ((uint64_t)GA_PAGE_SIZE)
+#define CHUNK_SHIFT      22
+#define CHUNK_BYTES      ((uint64_t)1 << CHUNK_SHIFT)
+#define CHUNK_PAGES      512u
+#define L2_SHIFT         13                     /* chunks per sparse block: 8192 */
+#define L1_ENTRIES       ((size_t)1 << 13)
+#define L2_ENTRIES       ((size_t)1 << L2_SHIFT)
+#define OFF_LIMIT        ((uint64_t)1 << 48)    /* offsets are < 2^48 */
+#define MAX_OFF          (OFF_LIMIT - 1)        /* maxOffAddr: "heap exhausted" */
+#define SUM_BITS         21
+#define SUM_MASK         (((uint64_t)1 << SUM_BITS) - 1)
+#define SUM_MAX_PACKED   ((uint64_t)1 << SUM_BITS)
+#define SUM_ALL_FREE_ROOT ((uint64_t)1 << 63)
+#define FREE_CHUNK_SUM   ((uint64_t)512 | (uint64_t)512 << 21 | (uint64_t)512 << 42)
+#define SCI_HAS_FREE     1u
+
+static const unsigned lvl_bits[GA_SUMMARY_LEVELS] = {14, 3, 3, 3, 3};
+static const unsigned lvl_shift[GA_SUMMARY_LEVELS] = {34, 31, 28, 25, 22};
+static const unsigned lvl_logpages[GA_SUMMARY_LEVELS] = {21, 18, 15, 12, 9};
+
+typedef struct pa_chunk {
+    uint64_t alloc[8];   /* pallocBits: 1 = allocated */
+    uint64_t scav[8];    /* 1 = released to the OS */
+} pa_chunk;
+
+/* Scavenge index entry (Go's scavChunkData without the generation: there is no GC cycle
+ * here, so density is judged on the current count only). */
+typedef struct pa_scidx {
+    uint16_t inuse;      /* allocated pages */
+    uint16_t flags;      /* SCI_HAS_FREE: may hold free, unscavenged pages */
+} pa_scidx;
+
+typedef struct pa_l2 {
+    pa_chunk c[L2_ENTRIES];
+    pa_scidx x[L2_ENTRIES];
+} pa_l2;
+
+typedef struct pa_range { uint64_t base, limit; } pa_range;   /* offsets, [base, limit) */
+
+struct ga_pagealloc {
+    const ga_os *os;
+    ga_pallocsum *sum[GA_SUMMARY_LEVELS];
+    uint64_t search;             /* searchAddr as an offset; MAX_OFF = exhausted */
+    uint64_t start, end;         /* chunk-index bounds of everything grown, [start, end) */
+    pa_range *ranges;            /* inUse, sorted */
+    size_t nranges, rcap;
+    /* Scavenger cursors (exclusive chunk index): every chunk >= scav_top_force has HasFree
+     * clear; every chunk >= scav_top_bg has HasFree clear or is dense. free() raises both. */
+    uint64_t scav_top_force, scav_top_bg;
+    size_t total_pages, alloc_pages, scav_free_pages;
+    size_t meta_bytes;
+    pa_l2 *l2[L1_ENTRIES];
+};
+
+static size_t level_bytes(unsigned l) { return ((size_t)1 << (14 + 3 * l)) * sizeof(ga_pallocsum); }
+
+static void pa_fatal(const char *what)
+{
+    fprintf(stderr, "galloc: page allocator: fatal: %s\n", what);
+    abort();
+}
+
+/* ---- address arithmetic (wrapping u64, spec §6.1) ---------------------------------------- */
+static inline uint64_t off_of(uintptr_t a) { return (uint64_t)a - (uint64_t)GA_ARENA_BASE_OFFSET; }
+static inline uintptr_t addr_of(uint64_t off) { return (uintptr_t)(off + (uint64_t)GA_ARENA_BASE_OFFSET); }
+static inline unsigned off_page(uint64_t off) { return (unsigned)(off >> GA_PAGE_SHIFT) & (CHUNK_PAGES - 1); }
+
+static inline pa_chunk *chunk_of(const ga_pagealloc *pa, uint64_t ci)
+{
+    pa_l2 *b = pa->l2[ci >> L2_SHIFT];
+    return b ? &b->c[ci & (L2_ENTRIES - 1)] : NULL;
+}
+static inline pa_scidx *sci_of(const ga_pagealloc *pa, uint64_t ci)
+{
+    pa_l2 *b = pa->l2[ci >> L2_SHIFT];
+    return b ? &b->x[ci & (L2_ENTRIES - 1)] : NULL;
+}
+
+static inline unsigned ctz64(uint64_t x) { return x ? (unsigned)__builtin_ctzll(x) : 64; }
+static inline unsigned clz64(uint64_t x) { return x ? (unsigned)__builtin_clzll(x) : 64; }
+static inline unsigned pop64(uint64_t x) { return (unsigned)__builtin_popcountll(x); }
+
+/* ---- pallocSum (spec §6.2) ---------------------------------------------------------------- */
+ga_pallocsum ga_pack_pallocsum(unsigned start, unsigned max, unsigned end)
+{
+    /* 2^21 does not fit a 21-bit field; only a wholly free root entry has it, and then all
+     * three fields are 2^21, so a single flag bit encodes it. */
+    if (max == SUM_MAX_PACKED)
+        return SUM_ALL_FREE_ROOT;
+    return ((uint64_t)start & SUM_MASK) | ((uint64_t)max & SUM_MASK) << 21 | ((uint64_t)end & SUM_MASK) << 42;
+}
+unsigned ga_pallocsum_start(ga_pallocsum s) { return (s >> 63) ? (unsigned)SUM_MAX_PACKED : (unsigned)(s & SUM_MASK); }
+unsigned ga_pallocsum_max(ga_pallocsum s) { return (s >> 63) ? (unsigned)SUM_MAX_PACKED : (unsigned)((s >> 21) & SUM_MASK); }
+unsigned ga_pallocsum_end(ga_pallocsum s) { return (s >> 63) ? (unsigned)SUM_MAX_PACKED : (unsigned)((s >> 42) & SUM_MASK); }
+
+/* Length of the longest run of ones in y, in O(log 64): p[k] marks starts of runs of length
+ * >= 2^k; then extend greedily by decreasing powers of two. */
+static unsigned longest_ones(uint64_t y)
+{
+    uint64_t p[7];
+    unsigned top = 0, n, k;
+    if (!y)
+        return 0;
+    p[0] = y;
+    while (top < 6) {
+        uint64_t nx = p[top] & (p[top] >> (1u << top));
+        if (!nx)
+            break;
+        p[++top] = nx;
+    }
+    uint64_t cur = p[top];
+    n = 1u << top;
+    for (k = top; k-- > 0;) {
+        uint64_t t = cur & (p[k] >> n);
+        if (t) {
+            cur = t;
+            n += 1u << k;
+        }
+    }
+    return n;
+}
+
+ga_pallocsum ga_palloc_summarize(const uint64_t b[8])
+{
+    unsigned start = 0, end = 0, best, run = 0, i;
+    for (i = 0; i < 8; i++) {
+        if (b[i]) {
+            start += ctz64(b[i]);
+            break;
+        }
+        start += 64;
+    }
+    if (start == CHUNK_PAGES)
+        return FREE_CHUNK_SUM;
+    for (i = 8; i-- > 0;) {
+        if (b[i]) {
+            end += clz64(b[i]);
+            break;
+        }
+        end += 64;
+    }
+    best = start > end ? start : end;
+    /* run = free pages carried in from the words below. Runs that cross word boundaries are
+     * closed at the next set bit; runs strictly inside a word are measured on demand. */
+    for (i = 0; i < 8; i++) {
+        uint64_t x = b[i];
+        if (!x) {
+            run += 64;
+            continue;
+        }
+        run += ctz64(x);
+        if (run > best)
+            best = run;
+        if (best < 62) {   /* an inner run is at most 62 long (it needs two set bits) */
+            uint64_t inner = ~x;
+            inner &= ~((x & (0 - x)) - 1);                   /* drop the run below the lowest set bit */
+            inner &= ~(uint64_t)0 >> clz64(x);               /* and the one above the highest */
+            if (inner) {
+                unsigned r = longest_ones(inner);
+                if (r > best)
+                    best = r;
+            }
+        }
+        run = clz64(x);
+    }
+    return ga_pack_pallocsum(start, best, end);
+}
+
+/* mergeSummaries: fold 8 children of capacity 2^logk each (spec §6.3). */
+static ga_pallocsum merge8(const ga_pallocsum *c, unsigned logk)
+{
+    uint64_t K = (uint64_t)1 << logk;
+    uint64_t any = c[0] | c[1] | c[2] | c[3] | c[4] | c[5] | c[6] | c[7];
+    if (!any)
+        return 0;
+    uint64_t start = ga_pallocsum_start(c[0]), max = ga_pallocsum_max(c[0]), end = ga_pallocsum_end(c[0]);
+    for (unsigned i = 1; i < 8; i++) {
+        uint64_t s = ga_pallocsum_start(c[i]), m = ga_pallocsum_max(c[i]), e = ga_pallocsum_end(c[i]);
+        if (start == (uint64_t)i << logk)   /* everything so far is free: the prefix grows */
+            start += s;
+        if (end + s > max)                  /* a run straddling the boundary */
+            max = end + s;
+        if (m > max)
+            max = m;
+        end = (e == K) ? end + K : e;
+    }
+    return ga_pack_pallocsum((unsigned)start, (unsigned)max, (unsigned)end);
+}
+
+/* ---- pallocBits range ops ---------------------------------------------------------------- */
+/* Bits of word w inside page range [i, e). */
+static inline uint64_t word_mask(unsigned w, unsigned i, unsigned e)
+{
+    unsigned lo = w * 64, hi = lo + 64;
+    unsigned a = i > lo ? i - lo : 0, z = e < hi ? e - lo : 64;
+    uint64_t m = ~(uint64_t)0 << a;
+    if (z < 64)
+        m &= ((uint64_t)1 << z) - 1;
+    return m;
+}
+
+void ga_pallocbits_set_range(uint64_t bits[8], unsigned i, unsigned n)
+{
+    for (unsigned w = i / 64, e = i + n; w <= (e - 1) / 64; w++)
+        bits[w] |= word_mask(w, i, e);
+}
+void ga_pallocbits_clear_range(uint64_t bits[8], unsigned i, unsigned n)
+{
+    for (unsigned w = i / 64, e = i + n; w <= (e - 1) / 64; w++)
+        bits[w] &= ~word_mask(w, i, e);
+}
+unsigned ga_pallocbits_popcnt_range(const uint64_t bits[8], unsigned i, unsigned n)
+{
+    unsigned c = 0;
+    for (unsigned w = i / 64, e = i + n; w <= (e - 1) / 64; w++)
+        c += pop64(bits[w] & word_mask(w, i, e));
+    return c;
+}
+
+/* ---- pallocBits.find (spec §6.6) ------------------------------------------------------- */
+unsigned ga_find_bit_range64(uint64_t c, unsigned n)
+{
+    /* After shrinking by s with c &= c >> s, bit i means "a run of (covered + s) ones starts at
+     * i"; doubling s (never beyond what is already covered) needs O(log n) steps. */
+    unsigned need, k = 1;
+    if (n == 0)
+        return 0;
+    if (n > 64)
+        return 64;
+    need = n - 1;
+    while (need > 0 && c) {
+        unsigned s = need < k ? need : k;
+        c &= c >> s;
+        need -= s;
+        k <<= 1;
+    }
+    return ctz64(c);
+}
+
+static unsigned find1(const uint64_t b[8], unsigned search_idx)
+{
+    for (unsigned i = search_idx / 64; i < 8; i++)
+        if (~b[i])
+            return i * 64 + ctz64(~b[i]);
+    return ~0u;
+}
+
+static unsigned find_small(const uint64_t b[8], unsigned npages, unsigned search_idx, unsigned *nsi)
+{
+    unsigned end = 0;   /* free pages at the top of the previous word */
+    *nsi = ~0u;
+    for (unsigned i = search_idx / 64; i < 8; i++) {
+        uint64_t x = b[i];
+        if (x == ~(uint64_t)0) {
+            end = 0;
+            continue;
+        }
+        if (*nsi == ~0u)
+            *nsi = i * 64 + ctz64(~x);
+        if (end + ctz64(x) >= npages)   /* run straddles into this word */
+            return i * 64 - end;
+        unsigned j = ga_find_bit_range64(~x, npages);
+        if (j < 64)
+            return i * 64 + j;
+        end = clz64(x);
+    }
+    return ~0u;
+}
+
+static unsigned find_large(const uint64_t b[8], unsigned npages, unsigned search_idx, unsigned *nsi)
+{
+    unsigned start = ~0u, size = 0;
+    *nsi = ~0u;
+    for (unsigned i = search_idx / 64; i < 8; i++) {
+        uint64_t x = b[i];
+        if (x == ~(uint64_t)0) {
+            size = 0;
+            continue;
+        }
+        if (*nsi == ~0u)
+            *nsi = i * 64 + ctz64(~x);
+        if (size == 0) {   /* a run can only begin at the top of a word */
+            size = clz64(x);
+            start = i * 64 + 64 - size;
+            continue;
+        }
+        unsigned s = ctz64(x);
+        if (size + s >= npages) {
+            size += s;
+            break;
+        }
+        if (s < 64) {      /* run broken inside this word: restart from its top */
+            size = clz64(x);
+            start = i * 64 + 64 - size;
+            continue;
+        }
+        size += 64;
+    }
+    return size >= npages ? start : ~0u;
+}
+
+unsigned ga_pallocbits_find(const uint64_t bits[8], unsigned npages, unsigned search_idx, unsigned *new_search_idx)
+{
+    unsigned dummy;
+    if (!new_search_idx)
+        new_search_idx = &dummy;
+    if (npages == 1) {
+        unsigned r = find1(bits, search_idx);
+        *new_search_idx = r;
+        return r;
+    }
+    if (npages <= 64)
+        return find_small(bits, npages, search_idx, new_search_idx);
+    return find_large(bits, npages, search_idx, new_search_idx);
+}
+
+/* ---- scavenging helpers (spec §6.8, §11.8) ---------------------------------------------- */
+uint64_t ga_fill_aligned(uint64_t x, unsigned m)
+{
+    /* Low bit of each group, repeated every m bits. */
+    static const uint64_t lows[7] = {
+        ~(uint64_t)0, 0x5555555555555555ull, 0x1111111111111111ull, 0x0101010101010101ull,
+        0x0001000100010001ull, 0x0000000100000001ull, 1,
+    };
+    unsigned lg, s;
+    if (m <= 1)
+        return x;
+    if (m >= 64)
+        return x ? ~(uint64_t)0 : 0;
+    lg = (unsigned)__builtin_ctz(m);
+    /* OR each group down onto its lowest bit, keep those bits, then spread each back over its
+     * group (multiplying by 2^m - 1 cannot carry across groups). */
+    for (s = 1; s < m; s <<= 1)
+        x |= x >> s;
+    x &= lows[lg];
+    return x * (((uint64_t)1 << m) - 1);
+}
+
+unsigned ga_find_scavenge_candidate(const uint64_t alloc[8], const uint64_t scav[8], unsigned search_idx,
+                                    unsigned min_pages, unsigned max_pages, unsigned *npages)
+{
+    int i;
+    unsigned run, end, size, start;
+    *npages = 0;
+    if (min_pages == 0 || (min_pages & (min_pages - 1)) || min_pages > 64)
+        return 0;
+    max_pages = max_pages == 0 ? min_pages : (max_pages + min_pages - 1) & ~(min_pages - 1);
+    /* Bits here: 1 = not a candidate (allocated or already scavenged), in min_pages groups. */
+    for (i = (int)(search_idx / 64); i >= 0; i--)
+        if (ga_fill_aligned(scav[i] | alloc[i], min_pages) != ~(uint64_t)0)
+            break;
+    if (i < 0)
+        return 0;
+    uint64_t x = ga_fill_aligned(scav[i] | alloc[i], min_pages);
+    unsigned top_ones = clz64(~x);          /* non-candidates above the run */
+    end = (unsigned)i * 64 + 64 - top_ones; /* run is [end - run, end) */
+    uint64_t below = x << top_ones;
+    if (below) {
+        run = clz64(below);                 /* run ends inside this word */
+    } else {
+        run = 64 - top_ones;                /* run reaches bit 0: continue in lower words */
+        for (int j = i - 1; j >= 0; j--) {
+            uint64_t y = ga_fill_aligned(scav[j] | alloc[j], min_pages);
+            run += clz64(y);
+            if (y)
+                break;
+        }
+    }
+    size = run < max_pages ? run : max_pages;
+    start = end - size;
+    /* Do not split a huge page: if the whole run covers the huge page that start falls in,
+     * take all of it (the run's top part is kept as is). */
+    {
+        unsigned hp = GA_PA_HUGE_PAGE_PAGES;
+        unsigned above = (start + hp - 1) & ~(hp - 1);
+        if (above <= end) {
+            unsigned lowhp = start & ~(hp - 1);
+            if (lowhp >= end - run) {
+                size += start - lowhp;
+                start = lowhp;
+            }
+        }
+    }
+    *npages = size;
+    return start;
+}
+
+/* ---- summaries: update (spec §6.7) ------------------------------------------------------ */
+static void update(ga_pagealloc *pa, uint64_t off, size_t npages, bool contig, bool alloc)
+{
+    uint64_t last = off + npages * PAGE - 1;
+    uint64_t sc = off >> CHUNK_SHIFT, ec = last >> CHUNK_SHIFT, c;
+    ga_pallocsum *leaf = pa->sum[GA_SUMMARY_LEVELS - 1];
+    if (sc == ec) {
+        ga_pallocsum s = ga_palloc_summarize(chunk_of(pa, sc)->alloc);
+        if (leaf[sc] == s)
+            return;   /* nothing above can change */
+        leaf[sc] = s;
+    } else if (contig) {
+        /* Only the end chunks are partial; the middle ones are wholly (de)allocated. */
+        leaf[sc] = ga_palloc_summarize(chunk_of(pa, sc)->alloc);
+        for (c = sc + 1; c < ec; c++)
+            leaf[c] = alloc ? 0 : FREE_CHUNK_SUM;
+        leaf[ec] = ga_palloc_summarize(chunk_of(pa, ec)->alloc);
+    } else {
+        for (c = sc; c <= ec; c++)
+            leaf[c] = ga_palloc_summarize(chunk_of(pa, c)->alloc);
+    }
+    for (int l = GA_SUMMARY_LEVELS - 2; l >= 0; l--) {
+        uint64_t lo = off >> lvl_shift[l], hi = last >> lvl_shift[l];
+        bool changed = false;
+        for (uint64_t i = lo; i <= hi; i++) {
+            ga_pallocsum s = merge8(&pa->sum[l + 1][i << 3], lvl_logpages[l + 1]);
+            if (s != pa->sum[l][i]) {
+                pa->sum[l][i] = s;
+                changed = true;
+            }
+        }
+        if (!changed)   /* the levels above only read this one */
+            break;
+    }
+}
+
+/* ---- inUse ranges (spec §6.4, mranges.go) ----------------------------------------------- */
+/* Index of the first range whose limit is above off (nranges if none). */
+static size_t range_upper(const ga_pagealloc *pa, uint64_t off)
+{
+    size_t lo = 0, hi = pa->nranges;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (pa->ranges[mid].limit > off)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+static bool range_contains(const ga_pagealloc *pa, uint64_t off)
+{
+    size_t i = range_upper(pa, off);
+    return i < pa->nranges && pa->ranges[i].base <= off;
+}
+
+/* findMappedAddr: the lowest in-use address >= off, or maxOffAddr. */
+static uint64_t mapped_at_or_above(const ga_pagealloc *pa, uint64_t off)
+{
+    size_t i = range_upper(pa, off);
+    if (i == pa->nranges)
+        return MAX_OFF;
+    return pa->ranges[i].base > off ? pa->ranges[i].base : off;
+}
+
+/* ---- scavenge index (spec §6.8) ---------------------------------------------------------- */
+static inline void index_alloc(ga_pagealloc *pa, uint64_t ci, unsigned n)
+{
+    pa_scidx *x = sci_of(pa, ci);
+    x->inuse = (uint16_t)(x->inuse + n);
+    if (x->inuse == CHUNK_PAGES)
+        x->flags &= (uint16_t)~SCI_HAS_FREE;
+}
+
+static inline void index_free(ga_pagealloc *pa, uint64_t ci, unsigned n)
+{
+    pa_scidx *x = sci_of(pa, ci);
+    x->inuse = (uint16_t)(x->inuse - n);
+    x->flags |= SCI_HAS_FREE;
+    /* The freed pages are new scavenging work: make both cursors see this chunk again. */
+    if (pa->scav_top_force <= ci)
+        pa->scav_top_force = ci + 1;
+    if (pa->scav_top_bg <= ci)
+        pa->scav_top_bg = ci + 1;
+}
+
+/* ---- allocRange / free (spec §6.7) ------------------------------------------------------- */
+static size_t alloc_range(ga_pagealloc *pa, uint64_t off, size_t npages)
+{
+    uint64_t ci = off >> CHUNK_SHIFT;
+    unsigned pi = off_page(off);
+    size_t left = npages, scav = 0;
+    while (left) {
+        unsigned n = left < CHUNK_PAGES - pi ? (unsigned)left : CHUNK_PAGES - pi;
+        unsigned e = pi + n;
+        pa_chunk *c = chunk_of(pa, ci);
+        for (unsigned w = pi / 64; w <= (e - 1) / 64; w++) {
+            uint64_t m = word_mask(w, pi, e);
+            scav += pop64(c->scav[w] & m);
+            c->alloc[w] |= m;
+            c->scav[w] &= ~m;   /* allocated pages are never scavenged (D4) */
+        }
+        index_alloc(pa, ci, n);
+        left -= n;
+        ci++;
+        pi = 0;
+    }
+    update(pa, off, npages, true, true);
+    pa->alloc_pages += npages;
+    pa->scav_free_pages -= scav;
+    return scav * PAGE;
+}
+
+static void free_range(ga_pagealloc *pa, uint64_t off, size_t npages)
+{
+    uint64_t ci = off >> CHUNK_SHIFT;
+    unsigned pi = off_page(off);
+    size_t left = npages;
+    if (off < pa->search)
+        pa->search = off;
+    while (left) {
+        unsigned n = left < CHUNK_PAGES - pi ? (unsigned)left : CHUNK_PAGES - pi;
+        unsigned e = pi + n;
+        pa_chunk *c = chunk_of(pa, ci);
+        for (unsigned w = pi / 64; w <= (e - 1) / 64; w++)
+            c->alloc[w] &= ~word_mask(w, pi, e);   /* scavenged bits stay as they are */
+        index_free(pa, ci, n);
+        left -= n;
+        ci++;
+        pi = 0;
+    }
+    update(pa, off, npages, true, false);
+    pa->alloc_pages -= npages;
+}
+
+/* ---- find (spec §6.5) ------------------------------------------------------------------- */
+typedef struct { uint64_t base, bound; } pa_window;   /* inclusive, offsets */
+
+static void found_free(pa_window *w, uint64_t addr, uint64_t size)
+{
+    uint64_t last = addr + size - 1;
+    if (w->base <= addr && last <= w->bound) {
+        w->base = addr;
+        w->bound = last;
+    } else if (!(last < w->base || addr > w->bound)) {
+        pa_fatal("find: free range partially overlaps the firstFree window");
+    }
+}
+
+/* Radix walk: the lowest run of npages free pages at or after searchAddr's position. On
+ * success *addr is its offset and *cand a new searchAddr candidate (every mapped page below
+ * it is allocated). */
+static bool find(const ga_pagealloc *pa, size_t npages, uint64_t *addr, uint64_t *cand)
+{
+    uint64_t i = 0;
+    pa_window ff = {0, MAX_OFF};
+    unsigned l;
+    for (l = 0; l < GA_SUMMARY_LEVELS; l++) {
+        uint64_t nent = (uint64_t)1 << lvl_bits[l];
+        unsigned logp = lvl_logpages[l];
+        uint64_t cap = (uint64_t)1 << logp;
+        uint64_t j0 = 0, jend = nent, j, size = 0, base = 0;
+        bool descend = false;
+        i <<= lvl_bits[l];
+        uint64_t sidx = pa->search >> lvl_shift[l];
+        if ((sidx & ~(nent - 1)) == i)
+            j0 = sidx & (nent - 1);   /* entries before searchAddr are full */
+        if (l == 0 && pa->end > 0) {
+            /* Root entries past the last grown chunk are all 0: stop there instead of
+             * scanning all 16384 (same answer). */
+            uint64_t lim = (((pa->end - 1) << CHUNK_SHIFT) >> lvl_shift[0]) + 1;
+            if (lim < jend)
+                jend = lim;
+        }
+        for (j = j0; j < jend; j++) {
+            ga_pallocsum s = pa->sum[l][i + j];
+            if (s == 0) {
+                size = 0;
+                continue;
+            }
+            found_free(&ff, (i + j) << lvl_shift[l], cap * PAGE);
+            uint64_t st = ga_pallocsum_start(s);
+            if (size + st >= npages) {   /* the run reaching into this entry is enough */
+                if (size == 0)
+                    base = j << logp;
+                size += st;
+                break;
+            }
+            if (ga_pallocsum_max(s) >= npages) {   /* it fits inside: go down */
+                i += j;
+                descend = true;
+                break;
+            }
+            if (size == 0 || st < cap) {   /* restart from this entry's free tail */
+                size = ga_pallocsum_end(s);
+                base = ((j + 1) << logp) - size;
+                continue;
+            }
+            size += cap;   /* wholly free entry extends the run */
+        }
+        if (descend)
+            continue;
+        if (size >= npages) {
+            *addr = (i << lvl_shift[l]) + base * PAGE;
+            *cand = mapped_at_or_above(pa, ff.base);
+            return true;
+        }
+        if (l == 0)
+            return false;
+        pa_fatal("find: summary promised a run that its children do not have");
+    }
+    const pa_chunk *c = chunk_of(pa, i);
+    unsigned nsi = 0, j = c ? ga_pallocbits_find(c->alloc, (unsigned)npages, 0, &nsi) : ~0u;
+    if (j == ~0u)
+        pa_fatal("find: leaf summary promised a run the bitmap does not have");
+    *addr = (i << CHUNK_SHIFT) + j * PAGE;
+    found_free(&ff, (i << CHUNK_SHIFT) + nsi * PAGE, PAGE);
+    *cand = mapped_at_or_above(pa, ff.base);
+    return true;
+}
+
+/* ---- life cycle ------------------------------------------------------------------------- */
+static void meta_free(ga_pagealloc *pa, void *p, size_t n)
+{
+    pa->os->free_meta(pa->os->ctx, p, n);
+    pa->meta_bytes -= n;
+}
+
+#define RANGES_INIT_CAP 16
+
+ga_pagealloc *pa_new(const ga_os *os)
+{
+    ga_pagealloc *pa = os->alloc_meta(os->ctx, sizeof *pa);
+    if (!pa) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    memset(pa, 0, sizeof *pa);
+    pa->os = os;
+    pa->meta_bytes = sizeof *pa;
+    pa->search = MAX_OFF;
+    for (unsigned l = 0; l < GA_SUMMARY_LEVELS; l++) {
+        pa->sum[l] = os->alloc_meta(os->ctx, level_bytes(l));
+        if (!pa->sum[l])
+            goto fail;
+        pa->meta_bytes += level_bytes(l);
+    }
+    pa->ranges = os->alloc_meta(os->ctx, RANGES_INIT_CAP * sizeof(pa_range));
+    if (!pa->ranges)
+        goto fail;
+    pa->meta_bytes += RANGES_INIT_CAP * sizeof(pa_range);
+    pa->rcap = RANGES_INIT_CAP;
+    return pa;
+fail:
+    pa_destroy(pa);
+    errno = ENOMEM;
+    return NULL;
+}
+
+void pa_destroy(ga_pagealloc *pa)
+{
+    if (!pa)
+        return;
+    const ga_os *os = pa->os;
+    for (size_t k = 0; k < L1_ENTRIES; k++)
+        if (pa->l2[k])
+            meta_free(pa, pa->l2[k], sizeof(pa_l2));
+    for (unsigned l = 0; l < GA_SUMMARY_LEVELS; l++)
+        if (pa->sum[l])
+            meta_free(pa, pa->sum[l], level_bytes(l));
+    if (pa->ranges)
+        meta_free(pa, pa->ranges, pa->rcap * sizeof(pa_range));
+    os->free_meta(os->ctx, pa, sizeof *pa);
+}
+
+size_t pa_meta_bytes(const ga_pagealloc *pa) { return pa->meta_bytes; }
+
+/* True if some inUse range intersects [lo, hi). */
+static bool ranges_intersect(const ga_pagealloc *pa, uint64_t lo, uint64_t hi)
+{
+    size_t i = range_upper(pa, lo);
+    return i < pa->nranges && pa->ranges[i].base < hi;
+}
+
+int pa_grow(ga_pagealloc *pa, uintptr_t base, size_t size)
+{
+    if (size == 0)
+        return 0;
+    uint64_t b = off_of(base);
+    uint64_t lo = b & ~(CHUNK_BYTES - 1);
+    if (b >= OFF_LIMIT || size > OFF_LIMIT - b) {
+        errno = EINVAL;
+        return -1;
+    }
+    uint64_t hi = (b + size + CHUNK_BYTES - 1) & ~(CHUNK_BYTES - 1);
+    if (ranges_intersect(pa, lo, hi)) {   /* growing memory twice would corrupt everything */
+        errno = EINVAL;
+        return -1;
+    }
+    /* All metadata first, so a failure leaves the state untouched. */
+    uint64_t k_lo = lo >> (CHUNK_SHIFT + L2_SHIFT), k_hi = (hi - 1) >> (CHUNK_SHIFT + L2_SHIFT), k;
+    for (k = k_lo; k <= k_hi; k++) {
+        if (pa->l2[k])
+            continue;
+        pa->l2[k] = pa->os->alloc_meta(pa->os->ctx, sizeof(pa_l2));
+        if (!pa->l2[k])
+            goto nomem;
+        pa->meta_bytes += sizeof(pa_l2);
+    }
+    size_t at = range_upper(pa, lo);   /* first range above lo; at-1 is below */
+    bool join_prev = at > 0 && pa->ranges[at - 1].limit == lo;
+    bool join_next = at < pa->nranges && pa->ranges[at].base == hi;
+    if (!join_prev && !join_next && pa->nranges == pa->rcap) {
+        size_t ncap = pa->rcap * 2;
+        pa_range *nr = pa->os->alloc_meta(pa->os->ctx, ncap * sizeof(pa_range));
+        if (!nr)
+            goto nomem;
+        memcpy(nr, pa->ranges, pa->nranges * sizeof(pa_range));
+        meta_free(pa, pa->ranges, pa->rcap * sizeof(pa_range));
+        pa->meta_bytes += ncap * sizeof(pa_range);
+        pa->ranges = nr;
+        pa->rcap = ncap;
+    }
+    /* Commit. */
+    if (join_prev && join_next) {
+        pa->ranges[at - 1].limit = pa->ranges[at].limit;
+        memmove(&pa->ranges[at], &pa->ranges[at + 1], (pa->nranges - at - 1) * sizeof(pa_range));
+        pa->nranges--;
+    } else if (join_prev) {
+        pa->ranges[at - 1].limit = hi;
+    } else if (join_next) {
+        pa->ranges[at].base = lo;
+    } else {
+        memmove(&pa->ranges[at + 1], &pa->ranges[at], (pa->nranges - at) * sizeof(pa_range));
+        pa->ranges[at].base = lo;
+        pa->ranges[at].limit = hi;
+        pa->nranges++;
+    }
+    pa->start = pa->ranges[0].base >> CHUNK_SHIFT;
+    pa->end = pa->ranges[pa->nranges - 1].limit >> CHUNK_SHIFT;
+    if (lo < pa->search)
+        pa->search = lo;
+    for (uint64_t ci = lo >> CHUNK_SHIFT; ci < hi >> CHUNK_SHIFT; ci++) {
+        pa_chunk *c = chunk_of(pa, ci);
+        memset(c->alloc, 0, sizeof c->alloc);
+        memset(c->scav, 0xff, sizeof c->scav);   /* new memory counts as released */
+        *sci_of(pa, ci) = (pa_scidx){0, 0};      /* nothing to scavenge in it */
+    }
+    size_t np = (size_t)((hi - lo) / PAGE);
+    pa->total_pages += np;
+    pa->scav_free_pages += np;
+    update(pa, lo, np, true, false);
+    return 0;
+nomem:
+    /* Give back the blocks made by this call: those no inUse range touches. */
+    for (uint64_t j = k_lo; j <= k_hi; j++) {
+        uint64_t blo = j << (CHUNK_SHIFT + L2_SHIFT), bhi = blo + ((uint64_t)1 << (CHUNK_SHIFT + L2_SHIFT));
+        if (pa->l2[j] && !ranges_intersect(pa, blo, bhi)) {
+            meta_free(pa, pa->l2[j], sizeof(pa_l2));
+            pa->l2[j] = NULL;
+        }
+    }
+    errno = ENOMEM;
+    return -1;
+}
+
+/* ---- alloc / free (spec §6.6) ---------------------------------------------------------- */
+uintptr_t pa_alloc(ga_pagealloc *pa, size_t npages, size_t *scav_bytes)
+{
+    uint64_t so = pa->search, ci = so >> CHUNK_SHIFT, addr, cand;
+    if (scav_bytes)
+        *scav_bytes = 0;
+    if (npages == 0 || ci >= pa->end)
+        return 0;
+    unsigned pi = off_page(so);
+    if (CHUNK_PAGES - pi >= npages && ga_pallocsum_max(pa->sum[GA_SUMMARY_LEVELS - 1][ci]) >= npages) {
+        /* Fast path: the run is in searchAddr's own chunk. */
+        unsigned nsi, j = ga_pallocbits_find(chunk_of(pa, ci)->alloc, (unsigned)npages, pi, &nsi);
+        if (j == ~0u)
+            pa_fatal("alloc: leaf summary promised a run the bitmap does not have");
+        addr = (ci << CHUNK_SHIFT) + j * PAGE;
+        cand = (ci << CHUNK_SHIFT) + nsi * PAGE;
+    } else if (!find(pa, npages, &addr, &cand)) {
+        if (npages == 1)   /* not even one page: the heap is exhausted */
+            pa->search = MAX_OFF;
+        return 0;
+    }
+    size_t sb = alloc_range(pa, addr, npages);
+    if (pa->search < cand)
+        pa->search = cand;
+    if (scav_bytes)
+        *scav_bytes = sb;
+    return addr_of(addr);
+}
+
+void pa_free(ga_pagealloc *pa, uintptr_t base, size_t npages)
+{
+    if (npages == 0)
+        return;
+    free_range(pa, off_of(base), npages);
+}
+
+/* ---- scavenging (spec §6.8) ------------------------------------------------------------- */
+/* Next chunk below the mode's cursor worth scavenging, highest first; moves the cursor past
+ * chunks it skips. Returns false when none is left. */
+static bool scav_next_chunk(ga_pagealloc *pa, bool force, uint64_t *out)
+{
+    uint64_t *top = force ? &pa->scav_top_force : &pa->scav_top_bg;
+    size_t r = range_upper(pa, *top << CHUNK_SHIFT);   /* ranges [0, r] may hold chunks < top */
+    if (r == pa->nranges)
+        r = pa->nranges;
+    else
+        r++;
+    while (r-- > 0) {
+        uint64_t lo = pa->ranges[r].base >> CHUNK_SHIFT, hi = pa->ranges[r].limit >> CHUNK_SHIFT;
+        if (hi > *top)
+            hi = *top;
+        for (uint64_t ci = hi; ci-- > lo;) {
+            const pa_scidx *x = sci_of(pa, ci);
+            if (!(x->flags & SCI_HAS_FREE)) {
+                *top = ci;
+                if (force && pa->scav_top_bg > ci)   /* force's rule implies bg's */
+                    pa->scav_top_bg = ci;
+                continue;
+            }
+            if (!force && x->inuse >= GA_SCAV_CHUNK_HI_OCC_PAGES) {
+                *top = ci;   /* dense: background scavenging leaves it alone */
+                continue;
+            }
+            *out = ci;
+            return true;
+        }
+    }
+    *top = 0;
+    return false;
+}
+
+size_t pa_scavenge(ga_pagealloc *pa, size_t nbytes, bool force)
+{
+    size_t want = nbytes / PAGE + (nbytes % PAGE != 0), got = 0;
+    uint64_t ci;
+    while (got < want && scav_next_chunk(pa, force, &ci)) {
+        pa_chunk *c = chunk_of(pa, ci);
+        size_t left = want - got;
+        unsigned n, st = ga_find_scavenge_candidate(c->alloc, c->scav, CHUNK_PAGES - 1, 1,
+                                                    left < CHUNK_PAGES ? (unsigned)left : CHUNK_PAGES, &n);
+        if (n == 0) {   /* nothing left here: the next look moves the cursor past it */
+            sci_of(pa, ci)->flags &= (uint16_t)~SCI_HAS_FREE;
+            continue;
+        }
+        uintptr_t a = addr_of((ci << CHUNK_SHIFT) + st * PAGE);
+        /* The heap lock is held throughout, so nobody can take these pages meanwhile; Go's
+         * alloc-then-free-back dance reduces to setting the scavenged bits on success. */
+        if (pa->os->unused(pa->os->ctx, (void *)a, (size_t)n * PAGE) != 0)
+            break;   /* the OS refused: pages stay unscavenged, stop */
+        ga_pallocbits_set_range(c->scav, st, n);
+        pa->scav_free_pages += n;
+        got += n;
+    }
+    return got * PAGE;
+}
+
+/* ---- page-cache support (private to pagecache.c) ---------------------------------------- */
+bool pa__words(ga_pagealloc *pa, uintptr_t addr, uint64_t **alloc_word, uint64_t **scav_word)
+{
+    uint64_t off = off_of(addr);
+    if (off >= OFF_LIMIT)
+        return false;
+    pa_chunk *c = chunk_of(pa, off >> CHUNK_SHIFT);
+    if (!c)
+        return false;
+    unsigned w = off_page(off) / 64;
+    *alloc_word = &c->alloc[w];
+    *scav_word = &c->scav[w];
+    return true;
+}
+
+uintptr_t pa__cache_first_free(ga_pagealloc *pa)
+{
+    uint64_t so = pa->search, ci = so >> CHUNK_SHIFT, addr, cand;
+    if (ci >= pa->end)
+        return 0;
+    if (pa->sum[GA_SUMMARY_LEVELS - 1][ci] != 0) {
+        unsigned j = find1(chunk_of(pa, ci)->alloc, off_page(so));
+        if (j == ~0u)
+            pa_fatal("allocToCache: leaf summary says free but the bitmap is full");
+        return addr_of((ci << CHUNK_SHIFT) + j * PAGE);
+    }
+    if (!find(pa, 1, &addr, &cand)) {
+        pa->search = MAX_OFF;
+        return 0;
+    }
+    return addr_of(addr);
+}
+
+void pa__cache_took(ga_pagealloc *pa, uintptr_t base, unsigned npages, unsigned nscav)
+{
+    uint64_t off = off_of(base);
+    update(pa, off, GA_PAGE_CACHE_PAGES, false, true);
+    index_alloc(pa, off >> CHUNK_SHIFT, npages);
+    pa->alloc_pages += npages;
+    pa->scav_free_pages -= nscav;
+    pa->search = off + (GA_PAGE_CACHE_PAGES - 1) * PAGE;
+}
+
+void pa__cache_returned(ga_pagealloc *pa, uintptr_t base, unsigned npages, unsigned nscav)
+{
+    uint64_t off = off_of(base);
+    if (npages)
+        index_free(pa, off >> CHUNK_SHIFT, npages);
+    pa->alloc_pages -= npages;
+    pa->scav_free_pages += nscav;
+    if (off < pa->search)
+        pa->search = off;
+    update(pa, off, GA_PAGE_CACHE_PAGES, false, false);
+}
+
+/* ---- queries ---------------------------------------------------------------------------- */
+size_t pa_free_pages(const ga_pagealloc *pa) { return pa->total_pages - pa->alloc_pages; }
+size_t pa_scavenged_free_pages(const ga_pagealloc *pa) { return pa->scav_free_pages; }
+size_t pa_alloc_pages(const ga_pagealloc *pa) { return pa->alloc_pages; }
+size_t pa_total_pages(const ga_pagealloc *pa) { return pa->total_pages; }
+
+static const pa_chunk *chunk_at(const ga_pagealloc *pa, uintptr_t addr, unsigned *page)
+{
+    uint64_t off = off_of(addr);
+    if (off >= OFF_LIMIT)
+        return NULL;
+    *page = off_page(off);
+    return chunk_of(pa, off >> CHUNK_SHIFT);
+}
+
+bool pa_page_allocated(const ga_pagealloc *pa, uintptr_t addr)
+{
+    unsigned p;
+    const pa_chunk *c = chunk_at(pa, addr, &p);
+    return c && (c->alloc[p / 64] >> (p % 64) & 1);
+}
+
+bool pa_page_scavenged(const ga_pagealloc *pa, uintptr_t addr)
+{
+    unsigned p;
+    const pa_chunk *c = chunk_at(pa, addr, &p);
+    return c && (c->scav[p / 64] >> (p % 64) & 1);
+}
+
+bool pa_contains(const ga_pagealloc *pa, uintptr_t addr) { return range_contains(pa, off_of(addr)); }
+uintptr_t pa_search_addr(const ga_pagealloc *pa) { return addr_of(pa->search); }
+
+void pa_for_each_range(const ga_pagealloc *pa, void (*fn)(void *ctx, uintptr_t base, uintptr_t limit), void *ctx)
+{
+    for (size_t i = 0; i < pa->nranges; i++)
+        fn(ctx, addr_of(pa->ranges[i].base), addr_of(pa->ranges[i].limit));
+}
+
+/* ---- checker (spec §10.D) --------------------------------------------------------------- */
+int pa__report(ga_report *r, const char *inv, uintptr_t addr, const char *fmt, ...)
+{
+    if (r) {
+        va_list ap;
+        r->code = PA_V_CODE;
+        snprintf(r->invariant, sizeof r->invariant, "%s", inv);
+        r->span = 0;
+        r->addr = addr;
+        r->slot = -1;
+        va_start(ap, fmt);
+        vsnprintf(r->message, sizeof r->message, fmt, ap);
+        va_end(ap);
+    }
+    return PA_V_CODE;
+}
+
+#define SUMF "%#" PRIx64 " (start=%u max=%u end=%u)"
+#define SUMA(s) (uint64_t)(s), ga_pallocsum_start(s), ga_pallocsum_max(s), ga_pallocsum_end(s)
+
+/* D3: shape of one summary at level l; 0 or a report. */
+static int check_shape(ga_report *r, unsigned l, uint64_t i, ga_pallocsum s)
+{
+    uint64_t C = (uint64_t)1 << lvl_logpages[l];
+    uintptr_t a = addr_of(i << lvl_shift[l]);
+    if (s >> 63) {
+        if (l != 0 || s != SUM_ALL_FREE_ROOT)
+            return pa__report(r, "D3", a, "level %u index %#" PRIx64 ": summary %#" PRIx64
+                              " uses the fully-free flag bit, only the exact root value 1<<63 may",
+                              l, i, (uint64_t)s);
+        return 0;
+    }
+    uint64_t st = ga_pallocsum_start(s), mx = ga_pallocsum_max(s), en = ga_pallocsum_end(s);
+    if (st == C && mx == C && en == C)
+        return 0;
+    if (!(st <= mx && en <= mx && mx <= C && st + en < C))
+        return pa__report(r, "D3", a, "level %u index %#" PRIx64 ": summary " SUMF " has an impossible shape"
+                          " for capacity %" PRIu64, l, i, SUMA(s), C);
+    return 0;
+}
+
+int pa_verify(const ga_pagealloc *pa, ga_report *r)
+{
+    size_t k, nalloc = 0, nscavfree = 0, ntotal = 0;
+    if (r)
+        memset(r, 0, sizeof *r), r->slot = -1;
+    /* D6: the inUse list and the chunk bounds. */
+    for (k = 0; k < pa->nranges; k++) {
+        pa_range g = pa->ranges[k];
+        if (g.base >= g.limit || (g.base | g.limit) & (CHUNK_BYTES - 1) || g.limit > OFF_LIMIT)
+            return pa__report(r, "D6", addr_of(g.base), "inUse range %zu [%#" PRIxPTR ", %#" PRIxPTR
+                              ") is empty or not chunk aligned", k, addr_of(g.base), addr_of(g.limit));
+        if (k > 0 && pa->ranges[k - 1].limit >= g.base)
+            return pa__report(r, "D6", addr_of(g.base), "inUse ranges %zu [.., %#" PRIxPTR ") and %zu [%#" PRIxPTR
+                              ", ..) are unsorted, overlapping or adjacent", k - 1,
+                              addr_of(pa->ranges[k - 1].limit), k, addr_of(g.base));
+    }
+    {
+        uint64_t es = pa->nranges ? pa->ranges[0].base >> CHUNK_SHIFT : 0;
+        uint64_t ee = pa->nranges ? pa->ranges[pa->nranges - 1].limit >> CHUNK_SHIFT : 0;
+        if (pa->start != es || pa->end != ee)
+            return pa__report(r, "D6", 0, "chunk bounds [start, end) = [%#" PRIx64 ", %#" PRIx64
+                              ") but inUse spans chunks [%#" PRIx64 ", %#" PRIx64 ")", pa->start, pa->end, es, ee);
+    }
+    /* Per chunk: D3 + D1 on the leaf, D4, D8. */
+    const ga_pallocsum *leaf = pa->sum[GA_SUMMARY_LEVELS - 1];
+    for (k = 0; k < pa->nranges; k++) {
+        for (uint64_t ci = pa->ranges[k].base >> CHUNK_SHIFT; ci < pa->ranges[k].limit >> CHUNK_SHIFT; ci++) {
+            uintptr_t cb = addr_of(ci << CHUNK_SHIFT);
+            const pa_chunk *c = chunk_of(pa, ci);
+            if (!c)
+                return pa__report(r, "D6", cb, "chunk %#" PRIx64 " at %#" PRIxPTR " is in inUse but has no bitmap block",
+                                  ci, cb);
+            int e = check_shape(r, GA_SUMMARY_LEVELS - 1, ci, leaf[ci]);
+            if (e)
+                return e;
+            ga_pallocsum want = ga_palloc_summarize(c->alloc);
+            if (leaf[ci] != want)
+                return pa__report(r, "D1", cb, "chunk %#" PRIx64 " at %#" PRIxPTR ": leaf summary (level 4 index %#" PRIx64
+                                  ") " SUMF " != summarize(pallocBits) " SUMF, ci, cb, ci, SUMA(leaf[ci]), SUMA(want));
+            unsigned pop = 0, scf = 0;
+            for (unsigned w = 0; w < 8; w++) {
+                if (c->scav[w] & c->alloc[w]) {
+                    unsigned p = w * 64 + ctz64(c->scav[w] & c->alloc[w]);
+                    return pa__report(r, "D4", cb + p * PAGE, "chunk %#" PRIx64 " page %u (%#" PRIxPTR
+                                      ") is both allocated and scavenged (word %u: alloc %#" PRIx64 " scav %#" PRIx64 ")",
+                                      ci, p, (uintptr_t)(cb + p * PAGE), w, c->alloc[w], c->scav[w]);
+                }
+                pop += pop64(c->alloc[w]);
+                scf += pop64(c->scav[w] & ~c->alloc[w]);
+            }
+            const pa_scidx *x = sci_of(pa, ci);
+            if (x->inuse != pop)
+                return pa__report(r, "D8", cb, "chunk %#" PRIx64 " at %#" PRIxPTR ": scavenge index in-use count %u != "
+                                  "popcount(pallocBits) %u", ci, cb, x->inuse, pop);
+            bool work = pop + scf < CHUNK_PAGES;   /* some page is free and unscavenged */
+            if (work && !(x->flags & SCI_HAS_FREE))
+                return pa__report(r, "D8", cb, "chunk %#" PRIx64 " at %#" PRIxPTR ": HasFree is clear but %u pages are "
+                                  "free and unscavenged", ci, cb, CHUNK_PAGES - pop - scf);
+            if (work && ci >= pa->scav_top_force)
+                return pa__report(r, "D8", cb, "chunk %#" PRIx64 ": has free unscavenged pages but lies above the "
+                                  "forced-scavenge cursor %#" PRIx64, ci, pa->scav_top_force);
+            if (work && pop < GA_SCAV_CHUNK_HI_OCC_PAGES && ci >= pa->scav_top_bg)
+                return pa__report(r, "D8", cb, "chunk %#" PRIx64 ": not dense, has free unscavenged pages but lies "
+                                  "above the background-scavenge cursor %#" PRIx64, ci, pa->scav_top_bg);
+            nalloc += pop;
+            nscavfree += scf;
+            ntotal += CHUNK_PAGES;
+        }
+    }
+    /* Leaves next to in-use chunks (same level-3 block) that are not in use must be empty,
+     * or merges would invent free space. */
+    for (k = 0; k < pa->nranges; k++) {
+        uint64_t b0 = (pa->ranges[k].base >> CHUNK_SHIFT) & ~(uint64_t)7;
+        uint64_t b1 = (((pa->ranges[k].limit >> CHUNK_SHIFT) - 1) | 7) + 1;
+        for (uint64_t ci = b0; ci < b1; ci++)
+            if (leaf[ci] != 0 && !range_contains(pa, ci << CHUNK_SHIFT))
+                return pa__report(r, "D1", addr_of(ci << CHUNK_SHIFT), "chunk %#" PRIx64 " is not in use but its leaf "
+                                  "summary is " SUMF, ci, SUMA(leaf[ci]));
+    }
+    /* D2 + D3, bottom-up so that a bad entry is reported at its own level. */
+    for (int l = GA_SUMMARY_LEVELS - 2; l >= 0; l--) {
+        for (k = 0; k < pa->nranges; k++) {
+            uint64_t lo = pa->ranges[k].base >> lvl_shift[l], hi = (pa->ranges[k].limit - 1) >> lvl_shift[l];
+            for (uint64_t i = lo; i <= hi; i++) {
+                ga_pallocsum have = pa->sum[l][i];
+                int e = check_shape(r, (unsigned)l, i, have);
+                if (e)
+                    return e;
+                ga_pallocsum want = merge8(&pa->sum[l + 1][i << 3], lvl_logpages[l + 1]);
+                if (have != want)
+                    return pa__report(r, "D2", addr_of(i << lvl_shift[l]), "level %d index %#" PRIx64 " (%#" PRIxPTR
+                                      "): summary " SUMF " != merge of level %d children [%#" PRIx64 "..+8) " SUMF,
+                                      l, i, addr_of(i << lvl_shift[l]), SUMA(have), l + 1, i << 3, SUMA(want));
+            }
+        }
+    }
+    /* Root entries that cover no in-use memory must be 0 (find scans the root linearly). */
+    for (uint64_t i = 0; i < ((uint64_t)1 << lvl_bits[0]); i++) {
+        if (pa->sum[0][i] == 0)
+            continue;
+        uint64_t lo = i << lvl_shift[0];
+        if (!ranges_intersect(pa, lo, lo + ((uint64_t)1 << lvl_shift[0])))
+            return pa__report(r, "D2", addr_of(lo), "level 0 index %#" PRIx64 " covers no in-use memory but its summary "
+                              "is " SUMF, i, SUMA(pa->sum[0][i]));
+    }
+    /* D5: searchAddr. */
+    if (pa->search != MAX_OFF) {
+        uintptr_t sa = addr_of(pa->search);
+        if (pa->search & (PAGE - 1))
+            return pa__report(r, "D5", sa, "searchAddr %#" PRIxPTR " is not page aligned", sa);
+        if (!range_contains(pa, pa->search))
+            return pa__report(r, "D5", sa, "searchAddr %#" PRIxPTR " is neither maxOffAddr nor in an inUse range", sa);
+        for (k = 0; k < pa->nranges && pa->ranges[k].base < pa->search; k++) {
+            uint64_t lim = pa->ranges[k].limit < pa->search ? pa->ranges[k].limit : pa->search;
+            for (uint64_t o = pa->ranges[k].base; o < lim; o += CHUNK_BYTES) {
+                const pa_chunk *c = chunk_of(pa, o >> CHUNK_SHIFT);
+                /* lim and o are page aligned and lim > o, so np >= 1 */
+                unsigned np = lim - o >= CHUNK_BYTES ? CHUNK_PAGES : (unsigned)((lim - o) / PAGE);
+                if (ga_pallocbits_popcnt_range(c->alloc, 0, np) != np) {
+                    unsigned p = 0;
+                    while (c->alloc[p / 64] >> (p % 64) & 1)
+                        p++;
+                    return pa__report(r, "D5", addr_of(o + p * PAGE), "page %#" PRIxPTR " is free but below searchAddr %#"
+                                      PRIxPTR, addr_of(o + p * PAGE), sa);
+                }
+            }
+        }
+    }
+    /* The running counters behind pa_*_pages. */
+    if (nalloc != pa->alloc_pages || nscavfree != pa->scav_free_pages || ntotal != pa->total_pages)
+        return pa__report(r, "Dcount", 0, "page counters: total %zu alloc %zu scavenged-free %zu, bitmaps say total %zu "
+                          "alloc %zu scavenged-free %zu", pa->total_pages, pa->alloc_pages, pa->scav_free_pages,
+                          ntotal, nalloc, nscavfree);
+    return 0;
+}
+
+void pa_dump(const ga_pagealloc *pa, FILE *out)
+{
+    fprintf(out, "pagealloc: %zu inUse ranges, chunks [%#" PRIx64 ", %#" PRIx64 "), searchAddr %#" PRIxPTR "%s\n",
+            pa->nranges, pa->start, pa->end, addr_of(pa->search), pa->search == MAX_OFF ? " (maxOffAddr)" : "");
+    fprintf(out, "  pages: total %zu allocated %zu free %zu scavenged-free %zu; metadata %zu bytes; "
+            "scavenge cursors force %#" PRIx64 " bg %#" PRIx64 "\n", pa->total_pages, pa->alloc_pages,
+            pa->total_pages - pa->alloc_pages, pa->scav_free_pages, pa->meta_bytes, pa->scav_top_force, pa->scav_top_bg);
+    for (size_t k = 0; k < pa->nranges; k++) {
+        fprintf(out, "  range [%#" PRIxPTR ", %#" PRIxPTR ") %" PRIu64 " chunks\n", addr_of(pa->ranges[k].base),
+                addr_of(pa->ranges[k].limit), (pa->ranges[k].limit - pa->ranges[k].base) >> CHUNK_SHIFT);
+        for (uint64_t ci = pa->ranges[k].base >> CHUNK_SHIFT; ci < pa->ranges[k].limit >> CHUNK_SHIFT; ci++) {
+            const pa_chunk *c = chunk_of(pa, ci);
+            const pa_scidx *x = sci_of(pa, ci);
+            ga_pallocsum s = pa->sum[GA_SUMMARY_LEVELS - 1][ci];
+            unsigned a = 0, sc = 0;
+            for (unsigned w = 0; w < 8; w++)
+                a += pop64(c->alloc[w]), sc += pop64(c->scav[w]);
+            fprintf(out, "    chunk %#" PRIx64 " @%#" PRIxPTR ": sum start=%u max=%u end=%u alloc=%u scav=%u "
+                    "index inuse=%u%s\n", ci, addr_of(ci << CHUNK_SHIFT), ga_pallocsum_start(s), ga_pallocsum_max(s),
+                    ga_pallocsum_end(s), a, sc, x->inuse, (x->flags & SCI_HAS_FREE) ? " hasfree" : "");
+        }
+    }
+}
+
+/* ---- test hooks ------------------------------------------------------------------------ */
+int pa_test_set_chunk(ga_pagealloc *pa, uintptr_t chunk_base, const uint64_t alloc[8], const uint64_t scav[8])
+{
+    uint64_t off = off_of(chunk_base) & ~(CHUNK_BYTES - 1), ci = off >> CHUNK_SHIFT;
+    if (!range_contains(pa, off) && pa_grow(pa, addr_of(off), CHUNK_BYTES) != 0)
+        return -1;
+    pa_chunk *c = chunk_of(pa, ci);
+    unsigned olda = 0, oldsf = 0, newa = 0, newsf = 0;
+    for (unsigned w = 0; w < 8; w++) {
+        olda += pop64(c->alloc[w]);
+        oldsf += pop64(c->scav[w] & ~c->alloc[w]);
+        c->alloc[w] = alloc ? alloc[w] : 0;
+        c->scav[w] = (scav ? scav[w] : 0) & ~c->alloc[w];   /* allocRange clears scav below it */
+        newa += pop64(c->alloc[w]);
+        newsf += pop64(c->scav[w]);
+    }
+    /* Index as after "alloc all, free all", then the alloc ranges. */
+    pa_scidx *x = sci_of(pa, ci);
+    x->inuse = 0;
+    index_free(pa, ci, 0);
+    if (newa)
+        index_alloc(pa, ci, newa);
+    pa->alloc_pages = pa->alloc_pages - olda + newa;
+    pa->scav_free_pages = pa->scav_free_pages - oldsf + newsf;
+    if (off < pa->search)
+        pa->search = off;
+    update(pa, off, CHUNK_PAGES, false, false);
+    return 0;
+}
+
+uint64_t *pa_test_chunk_bits(ga_pagealloc *pa, uintptr_t chunk_base, bool scav)
+{
+    pa_chunk *c = chunk_of(pa, off_of(chunk_base) >> CHUNK_SHIFT);
+    return c ? (scav ? c->scav : c->alloc) : NULL;
+}
+
+size_t pa_test_summary_index(unsigned level, uintptr_t addr) { return (size_t)(off_of(addr) >> lvl_shift[level]); }
+ga_pallocsum pa_test_get_summary(const ga_pagealloc *pa, unsigned level, size_t index) { return pa->sum[level][index]; }
+void pa_test_set_summary(ga_pagealloc *pa, unsigned level, size_t index, ga_pallocsum v) { pa->sum[level][index] = v; }
+void pa_test_set_search_addr(ga_pagealloc *pa, uintptr_t addr) { pa->search = off_of(addr); }
+
+void pa_test_get_index(const ga_pagealloc *pa, uintptr_t chunk_base, unsigned *inuse, bool *has_free)
+{
+    const pa_scidx *x = sci_of(pa, off_of(chunk_base) >> CHUNK_SHIFT);
+    *inuse = x ? x->inuse : 0;
+    *has_free = x && (x->flags & SCI_HAS_FREE);
+}
+
+void pa_test_set_index(ga_pagealloc *pa, uintptr_t chunk_base, unsigned inuse, bool has_free)
+{
+    pa_scidx *x = sci_of(pa, off_of(chunk_base) >> CHUNK_SHIFT);
+    if (x) {
+        x->inuse = (uint16_t)inuse;
+        x->flags = has_free ? SCI_HAS_FREE : 0;
+    }
+}
+
+void pa_test_set_range(ga_pagealloc *pa, size_t i, uintptr_t base, uintptr_t limit)
+{
+    if (i < pa->nranges) {
+        pa->ranges[i].base = off_of(base);
+        pa->ranges[i].limit = off_of(limit);
+    }
+}
+
+void pa_test_set_bounds(ga_pagealloc *pa, uint64_t start_ci, uint64_t end_ci)
+{
+    pa->start = start_ci;
+    pa->end = end_ci;
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# ci/main.sh — the main job: set up, build, and run the default stress-and-check
+# campaign, then print a summary. `bash ci/main.sh [--minutes N]` (default 2).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+minutes=2
+while (($#)); do
+  case "$1" in
+    --minutes) minutes="$2"; shift 2;;
+    *) echo "usage: ci/main.sh [--minutes N]" >&2; exit 2;;
+  esac
+done
+bash ci/setup.sh
+cmake --preset release >/dev/null
+cmake --build --preset release -j "$(nproc)"
+echo "=== unit and corpus tests (smoke)"
+ctest --preset release -L smoke -j "$(nproc)"
+if [ -x build/bin/galloc-stress ]; then
+  echo "=== stress: mixed profile, 2 threads, ${minutes} min"
+  build/bin/galloc-stress --profile mixed --threads 2 --seconds $((minutes * 60)) --seed 1
+fi
+if [ -x build/bin/galloc-replay ] && [ -d corpora ]; then
+  echo "=== corpus replay"
+  build/bin/galloc-replay corpora
+fi
+echo "=== benchmark (single thread, galloc core vs system malloc)"
+build/bin/galloc-bench --ops 1000000
+echo "main job: OK"

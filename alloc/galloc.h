@@ -78,6 +78,11 @@ ga_heap *ga_heap_new(const ga_heap_options *opt);
 /* Releases every byte the heap obtained, including all caches made from it. */
 void ga_heap_destroy(ga_heap *h);
 
+/* Take / release every lock of the heap (central locks, then the heap lock), e.g. in
+ * pthread_atfork handlers so a child never inherits a lock held by a vanished thread. */
+void ga_heap_lock_all(ga_heap *h);
+void ga_heap_unlock_all(ga_heap *h);
+
 /* ---- Caches (mcache, one per P / thread) --------------------------------------- */
 ga_cache *ga_cache_new(ga_heap *h);             /* NULL + errno on failure */
 void ga_cache_release(ga_cache *c);              /* releaseAll: give cached spans back */

@@ -12,9 +12,10 @@
  * OS layer; never the heap, never heap memory.
  *
  * Invariants kept (D9): the cache is empty iff cache == 0; base is 64-page aligned inside its
- * chunk; scav ⊆ cache; every page of the block is allocated in the global bitmap, and each
- * page with its cache bit set has its global scavenged bit clear (the cache carries it in
- * `scav` instead and restores it on flush).
+ * chunk; scav ⊆ cache; every page with its cache bit set is allocated in the global bitmap
+ * and has its global scavenged bit clear (the cache carries that bit in `scav` and restores
+ * it on flush). Pages the cache already handed out belong to spans and may have been freed
+ * since, so they are not constrained.
  */
 #include <inttypes.h>
 

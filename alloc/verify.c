@@ -255,6 +255,9 @@ static void unlock_all(ga_heap *h)
     for (unsigned i = 0; i < GA_NUM_SPAN_CLASSES; i++) pthread_mutex_unlock(&h->central[i].lock);
 }
 
+void ga_heap_lock_all(ga_heap *h) { lock_all(h); }
+void ga_heap_unlock_all(ga_heap *h) { unlock_all(h); }
+
 static int verify_locked(ga_heap *h, ga_report *r)
 {
     int rc;

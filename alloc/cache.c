@@ -199,9 +199,9 @@ static void *alloc_large(ga_mcache *c, size_t size, size_t align, bool noscan, b
     atomic_fetch_add(&h->cnt.largeAllocCount, 1);
     if (atomic_load_explicit(&h->marking, memory_order_relaxed)) ga_mark_slot(h, s, 0);
     ga_mcentral *ce = &h->central[spc];
-    pthread_mutex_lock(&ce->lock);
+    ga_spin_lock(&ce->lock);
     ga_list_insert(ga_full_swept(ce, atomic_load(&h->sweepgen)), s);
-    pthread_mutex_unlock(&ce->lock);
+    ga_spin_unlock(&ce->lock);
     if ((zero || !noscan) && s->needzero) memset((void *)s->startAddr, 0, size);
     return (void *)s->startAddr;
 }

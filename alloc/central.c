@@ -12,12 +12,24 @@
  * Calls: span.c (sweeping bits), heap.c (grow, free span). Lock order: central, heap.
  */
 #include "internal.h"
+#include <sched.h>
 
 void ga_central_init(ga_mcentral *c, ga_spanclass spc)
 {
     memset(c, 0, sizeof *c);
-    pthread_mutex_init(&c->lock, NULL);
     c->spanclass = spc;
+}
+
+void ga_spin_lock_slow(ga_spinlock *l)
+{
+    for (unsigned spins = 0;; spins++) {
+        int expected = 0;
+        if (atomic_load_explicit(&l->v, memory_order_relaxed) == 0 &&
+            atomic_compare_exchange_weak_explicit(&l->v, &expected, 1, memory_order_acquire, memory_order_relaxed))
+            return;
+        if (spins > 64) sched_yield();
+        else __builtin_ia32_pause();
+    }
 }
 
 /* ---- intrusive FIFO lists ---- */
@@ -99,7 +111,7 @@ static bool take_and_sweep(ga_heap *h, ga_mcentral *c, ga_mspan *s, bool preserv
 /* cacheSpan (spec §4.3): a span with at least one free slot for an mcache. */
 ga_mspan *ga_central_cache_span(ga_heap *h, ga_mcentral *c)
 {
-    pthread_mutex_lock(&c->lock);
+    ga_spin_lock(&c->lock);
     uint32_t sg = atomic_load(&h->sweepgen);
     ga_mspan *s = ga_list_pop(ga_partial_swept(c, sg));
     int budget = 100;
@@ -111,7 +123,7 @@ ga_mspan *ga_central_cache_span(ga_heap *h, ga_mcentral *c)
         if (u->allocCount < u->nelems) s = u;
         else ga_list_insert(ga_full_swept(c, sg), u);
     }
-    pthread_mutex_unlock(&c->lock);
+    ga_spin_unlock(&c->lock);
     if (!s) return NULL;   /* caller grows */
     /* havespan: rebuild allocCache at freeindex */
     uint32_t fi = atomic_load_explicit(&s->freeindex, memory_order_relaxed);
@@ -127,7 +139,7 @@ ga_mspan *ga_central_cache_span(ga_heap *h, ga_mcentral *c)
  * cached is swept right now, so empty spans go back to the heap at once. */
 void ga_central_uncache_span(ga_heap *h, ga_mcentral *c, ga_mspan *s)
 {
-    pthread_mutex_lock(&c->lock);
+    ga_spin_lock(&c->lock);
     uint32_t sg = atomic_load(&h->sweepgen);
     uint32_t ssg = atomic_load(&s->sweepgen);
     if (ssg == sg + 1) {                /* cached before the cycle began: stale */
@@ -140,7 +152,7 @@ void ga_central_uncache_span(ga_heap *h, ga_mcentral *c, ga_mspan *s)
         atomic_store(&s->sweepgen, sg);
         ga_central_place_swept(h, c, s, false);
     }
-    pthread_mutex_unlock(&c->lock);
+    ga_spin_unlock(&c->lock);
 }
 
 /* An explicit free set a bit in s->freedBits and was first to raise sweepRequested.
@@ -151,7 +163,7 @@ void ga_central_uncache_span(ga_heap *h, ga_mcentral *c, ga_mspan *s)
 void ga_central_request_sweep(ga_heap *h, ga_mspan *s)
 {
     ga_mcentral *c = &h->central[s->spanclass];
-    pthread_mutex_lock(&c->lock);
+    ga_spin_lock(&c->lock);
     uint32_t sg = atomic_load(&h->sweepgen);
     if (!atomic_load(&h->marking) && atomic_load(&s->state) == GA_SPAN_INUSE &&
         atomic_load(&s->sweepgen) == sg && s->list &&
@@ -163,14 +175,14 @@ void ga_central_request_sweep(ga_heap *h, ga_mspan *s)
             ga_list_insert(ga_partial_unswept(c, sg), s);
         }
     }
-    pthread_mutex_unlock(&c->lock);
+    ga_spin_unlock(&c->lock);
 }
 
 /* sweepone for one class: sweep up to max unswept spans, full ones first. */
 size_t ga_central_sweep_some(ga_heap *h, ga_mcentral *c, size_t max)
 {
     size_t n = 0;
-    pthread_mutex_lock(&c->lock);
+    ga_spin_lock(&c->lock);
     uint32_t sg = atomic_load(&h->sweepgen);
     while (n < max) {
         ga_mspan *s = ga_full_unswept(c, sg)->first;
@@ -179,6 +191,6 @@ size_t ga_central_sweep_some(ga_heap *h, ga_mcentral *c, size_t max)
         take_and_sweep(h, c, s, false);
         n++;
     }
-    pthread_mutex_unlock(&c->lock);
+    ga_spin_unlock(&c->lock);
     return n;
 }

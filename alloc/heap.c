@@ -401,8 +401,8 @@ static bool init_hints(ga_heap *h)
 {
 #ifdef GA_TSAN
     /* TSan only maps application memory in fixed ranges: let the kernel choose. */
-    return true;
-#else
+    if (!h->opt.arena_hint) return true;
+#endif
     uint64_t rnd = h->opt.seed;
     uintptr_t randBase = 0;
     unsigned prefix = 0;
@@ -428,7 +428,6 @@ static bool init_hints(ga_heap *h)
         h->arenaHints = hint;
     }
     return true;
-#endif
 }
 
 ga_heap *ga_heap_new(const ga_heap_options *opt)
@@ -467,7 +466,6 @@ void ga_heap_destroy(ga_heap *h)
         os->release(os->ctx, (void *)h->regions[i].base, h->regions[i].size);
     if (h->pages) pa_destroy(h->pages);
     if (h->arenas) os->free_meta(os->ctx, h->arenas, GA_ARENA_L2_ENTRIES * sizeof(ga_heaparena *));
-    for (unsigned i = 0; i < GA_NUM_SPAN_CLASSES; i++) pthread_mutex_destroy(&h->central[i].lock);
     pthread_mutex_destroy(&h->lock);
     ga_meta_chunk *m = h->meta;
     while (m) {

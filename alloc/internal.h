@@ -52,6 +52,19 @@
 #endif
 #endif
 
+/* A small spinlock for the per-class mcentral locks: held for a few list operations
+ * or one span sweep. (A pthread mutex each would work too, but fork handlers and the
+ * checker take all 136 at once, more than TSan's deadlock detector tracks.) */
+typedef struct { _Atomic int v; } ga_spinlock;
+void ga_spin_lock_slow(ga_spinlock *l);
+static inline void ga_spin_lock(ga_spinlock *l)
+{
+    int expected = 0;
+    if (!atomic_compare_exchange_weak_explicit(&l->v, &expected, 1, memory_order_acquire, memory_order_relaxed))
+        ga_spin_lock_slow(l);
+}
+static inline void ga_spin_unlock(ga_spinlock *l) { atomic_store_explicit(&l->v, 0, memory_order_release); }
+
 enum ga_span_state { GA_SPAN_DEAD = 0, GA_SPAN_INUSE = 1, GA_SPAN_MANUAL = 2 };
 
 struct ga_spanlist;
@@ -120,7 +133,7 @@ typedef struct ga_spanlist {
 /* mcentral: spans of one span class not held by any mcache (spec §4). Role of
  * partial[i]/full[i] flips every cycle: swept = [(sg/2)%2], unswept = the other. */
 typedef struct ga_mcentral {
-    pthread_mutex_t lock;
+    ga_spinlock lock;
     ga_spanclass spanclass;
     ga_spanlist partial[2];
     ga_spanlist full[2];

@@ -190,6 +190,12 @@ ga_pallocsum ga_palloc_summarize(const uint64_t b[8])
             run += 64;
             continue;
         }
+        if (x == ~(uint64_t)0) {   /* common: a fully allocated word closes the carried run */
+            if (run > best)
+                best = run;
+            run = 0;
+            continue;
+        }
         run += ctz64(x);
         if (run > best)
             best = run;
@@ -208,22 +214,23 @@ ga_pallocsum ga_palloc_summarize(const uint64_t b[8])
     return ga_pack_pallocsum(start, best, end);
 }
 
-/* mergeSummaries: fold 8 children of capacity 2^logk each (spec §6.3). */
+/* mergeSummaries: fold 8 children of capacity 2^logk each (spec §6.3). Children live at
+ * levels 1..4, whose capacity is below 2^21, so they never carry the root's 1<<63 encoding
+ * and unpack with plain masks (this is the hottest loop of alloc/free). */
 static ga_pallocsum merge8(const ga_pallocsum *c, unsigned logk)
 {
-    uint64_t K = (uint64_t)1 << logk;
+    const uint64_t K = (uint64_t)1 << logk;
     uint64_t any = c[0] | c[1] | c[2] | c[3] | c[4] | c[5] | c[6] | c[7];
     if (!any)
         return 0;
-    uint64_t start = ga_pallocsum_start(c[0]), max = ga_pallocsum_max(c[0]), end = ga_pallocsum_end(c[0]);
+    uint64_t start = c[0] & SUM_MASK, max = (c[0] >> 21) & SUM_MASK, end = c[0] >> 42;
     for (unsigned i = 1; i < 8; i++) {
-        uint64_t s = ga_pallocsum_start(c[i]), m = ga_pallocsum_max(c[i]), e = ga_pallocsum_end(c[i]);
+        uint64_t x = c[i], s = x & SUM_MASK, m = (x >> 21) & SUM_MASK, e = x >> 42;
         if (start == (uint64_t)i << logk)   /* everything so far is free: the prefix grows */
             start += s;
-        if (end + s > max)                  /* a run straddling the boundary */
-            max = end + s;
-        if (m > max)
-            max = m;
+        uint64_t straddle = end + s;        /* a run crossing the boundary */
+        max = straddle > max ? straddle : max;
+        max = m > max ? m : max;
         end = (e == K) ? end + K : e;
     }
     return ga_pack_pallocsum((unsigned)start, (unsigned)max, (unsigned)end);
@@ -525,10 +532,12 @@ static size_t alloc_range(ga_pagealloc *pa, uint64_t off, size_t npages)
         unsigned e = pi + n;
         pa_chunk *c = chunk_of(pa, ci);
         for (unsigned w = pi / 64; w <= (e - 1) / 64; w++) {
-            uint64_t m = word_mask(w, pi, e);
-            scav += pop64(c->scav[w] & m);
+            uint64_t m = word_mask(w, pi, e), sm = c->scav[w] & m;
+            if (sm) {
+                scav += pop64(sm);
+                c->scav[w] &= ~m;   /* allocated pages are never scavenged (D4) */
+            }
             c->alloc[w] |= m;
-            c->scav[w] &= ~m;   /* allocated pages are never scavenged (D4) */
         }
         index_alloc(pa, ci, n);
         left -= n;
@@ -552,6 +561,8 @@ static void free_range(ga_pagealloc *pa, uint64_t off, size_t npages)
         unsigned n = left < CHUNK_PAGES - pi ? (unsigned)left : CHUNK_PAGES - pi;
         unsigned e = pi + n;
         pa_chunk *c = chunk_of(pa, ci);
+        if (!c)   /* the heap handed back pages this allocator never had */
+            pa_fatal("free of pages outside every grown chunk");
         for (unsigned w = pi / 64; w <= (e - 1) / 64; w++)
             c->alloc[w] &= ~word_mask(w, pi, e);   /* scavenged bits stay as they are */
         index_free(pa, ci, n);
@@ -805,7 +816,8 @@ uintptr_t pa_alloc(ga_pagealloc *pa, size_t npages, size_t *scav_bytes)
     unsigned pi = off_page(so);
     if (CHUNK_PAGES - pi >= npages && ga_pallocsum_max(pa->sum[GA_SUMMARY_LEVELS - 1][ci]) >= npages) {
         /* Fast path: the run is in searchAddr's own chunk. */
-        unsigned nsi, j = ga_pallocbits_find(chunk_of(pa, ci)->alloc, (unsigned)npages, pi, &nsi);
+        const pa_chunk *c = chunk_of(pa, ci);
+        unsigned nsi = 0, j = c ? ga_pallocbits_find(c->alloc, (unsigned)npages, pi, &nsi) : ~0u;
         if (j == ~0u)
             pa_fatal("alloc: leaf summary promised a run the bitmap does not have");
         addr = (ci << CHUNK_SHIFT) + j * PAGE;
@@ -836,10 +848,9 @@ void pa_free(ga_pagealloc *pa, uintptr_t base, size_t npages)
 static bool scav_next_chunk(ga_pagealloc *pa, bool force, uint64_t *out)
 {
     uint64_t *top = force ? &pa->scav_top_force : &pa->scav_top_bg;
-    size_t r = range_upper(pa, *top << CHUNK_SHIFT);   /* ranges [0, r] may hold chunks < top */
-    if (r == pa->nranges)
-        r = pa->nranges;
-    else
+    /* Ranges below index r lie wholly under the cursor; range r may straddle it. */
+    size_t r = range_upper(pa, *top << CHUNK_SHIFT);
+    if (r < pa->nranges)
         r++;
     while (r-- > 0) {
         uint64_t lo = pa->ranges[r].base >> CHUNK_SHIFT, hi = pa->ranges[r].limit >> CHUNK_SHIFT;

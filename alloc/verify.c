@@ -245,14 +245,14 @@ static int check_lists(ga_heap *h, size_t *listed, ga_report *r)
 
 static void lock_all(ga_heap *h)
 {
-    for (unsigned i = 0; i < GA_NUM_SPAN_CLASSES; i++) pthread_mutex_lock(&h->central[i].lock);
+    for (unsigned i = 0; i < GA_NUM_SPAN_CLASSES; i++) ga_spin_lock(&h->central[i].lock);
     pthread_mutex_lock(&h->lock);
 }
 
 static void unlock_all(ga_heap *h)
 {
     pthread_mutex_unlock(&h->lock);
-    for (unsigned i = 0; i < GA_NUM_SPAN_CLASSES; i++) pthread_mutex_unlock(&h->central[i].lock);
+    for (unsigned i = 0; i < GA_NUM_SPAN_CLASSES; i++) ga_spin_unlock(&h->central[i].lock);
 }
 
 void ga_heap_lock_all(ga_heap *h) { lock_all(h); }
@@ -380,11 +380,11 @@ int ga_verify_span(ga_heap *h, const void *p, ga_report *r)
     ga_mspan *s = ga_span_of_heap(h, (uintptr_t)p);
     if (!s) return fail(r, GA_V_SPAN, "A10", 0, (uintptr_t)p, -1, "%p is not inside an InUse span", p);
     ga_mcentral *c = &h->central[s->spanclass];
-    pthread_mutex_lock(&c->lock);
+    ga_spin_lock(&c->lock);
     pthread_mutex_lock(&h->lock);
     int rc = atomic_load(&h->brokenCode) ? fail(r, GA_V_BROKEN, "internal", 0, 0, -1, "%s", h->broken) : check_span(h, s, r);
     pthread_mutex_unlock(&h->lock);
-    pthread_mutex_unlock(&c->lock);
+    ga_spin_unlock(&c->lock);
     return rc;
 }
 

@@ -165,6 +165,7 @@ void ga_central_request_sweep(ga_heap *h, ga_mspan *s)
     ga_mcentral *c = &h->central[s->spanclass];
     ga_spin_lock(&c->lock);
     uint32_t sg = atomic_load(&h->sweepgen);
+    if (s->plant == GA_PLANT_CROSS_CACHE_FREE && s->cachedBy) atomic_store(&s->sweepRequested, 0);
     if (!atomic_load(&h->marking) && atomic_load(&s->state) == GA_SPAN_INUSE &&
         atomic_load(&s->sweepgen) == sg && s->list &&
         (s->list == ga_partial_swept(c, sg) || s->list == ga_full_swept(c, sg))) {

@@ -71,7 +71,21 @@ typedef struct ga_heap_options {
      * retained... see heap.c). */
     size_t scavenge_retain_bytes;
     bool poison_free;          /* fill freed slots with 0xdf bytes (junk) at sweep */
+    int plant;                 /* ga_plant: a deliberate bug, for proving the harness (0 = none) */
 } ga_heap_options;
+
+/* Deliberate bugs that tests, fuzz campaigns and stress runs switch on to prove that the
+ * harness catches them. Never on by default; each costs at most a predictable branch. */
+typedef enum ga_plant {
+    GA_PLANT_NONE = 0,
+    GA_PLANT_REFILL_OFF_BY_ONE,    /* refillAllocCache reads the window one slot off */
+    GA_PLANT_SUMMARY_MERGE,        /* radix-tree update forgets to extend a fully free child's end */
+    GA_PLANT_NO_NEEDZERO,          /* reused spans claim needzero == 0 */
+    GA_PLANT_LOST_SWEEP_REQUEST,   /* sweeping clears sweepRequested after consuming frees (a race) */
+    GA_PLANT_CROSS_CACHE_FREE,     /* a free into a span cached by a cache drops its sweep request */
+    GA_PLANT_COUNT
+} ga_plant;
+const char *ga_plant_name(int plant);
 
 /* Returns NULL with errno set on failure (ENOMEM from the OS layer). */
 ga_heap *ga_heap_new(const ga_heap_options *opt);

@@ -256,6 +256,8 @@ static bool init_span(ga_heap *h, ga_mspan *s, ga_spanclass spc, uintptr_t base,
     s->allocCount = 0;
     s->allocCountBeforeCache = 0;
     s->spanclass = spc;
+    s->plant = (uint8_t)h->opt.plant;
+    if (h->opt.plant == GA_PLANT_NO_NEEDZERO) needzero = false;
     s->needzero = needzero;
     s->freeIndexForScan = 0;
     s->cachedBy = NULL;
@@ -448,6 +450,7 @@ ga_heap *ga_heap_new(const ga_heap_options *opt)
         ga_fixalloc_init(&h->bitsalloc[n], h, 4 * n * sizeof(uint64_t), true);
     h->arenas = os->alloc_meta(os->ctx, GA_ARENA_L2_ENTRIES * sizeof(ga_heaparena *));
     h->pages = h->arenas ? pa_new(os) : NULL;
+    if (h->pages && h->opt.plant == GA_PLANT_SUMMARY_MERGE) pa_set_plant(h->pages, 1);
     if (!h->arenas || !h->pages || !init_hints(h)) {
         int e = errno;
         ga_heap_destroy(h);
@@ -477,6 +480,13 @@ void ga_heap_destroy(ga_heap *h)
 }
 
 bool ga_gc_marking(ga_heap *h) { return atomic_load(&h->marking); }
+
+const char *ga_plant_name(int plant)
+{
+    static const char *names[GA_PLANT_COUNT] = { "none", "refill-off-by-one", "summary-merge", "no-needzero",
+                                                 "lost-sweep-request", "cross-cache-free" };
+    return plant >= 0 && plant < GA_PLANT_COUNT ? names[plant] : "unknown";
+}
 
 const char *ga_status_name(ga_status s)
 {

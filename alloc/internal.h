@@ -91,6 +91,7 @@ typedef struct ga_mspan {
     _Atomic uint8_t state;             /* enum ga_span_state; InUse is stored last */
     uint8_t needzero;                  /* free slots may hold garbage */
     _Atomic uint8_t sweepRequested;    /* an explicit free is waiting to be swept */
+    uint8_t plant;                     /* ga_plant copied from the heap options */
     _Atomic uint32_t sweepgen;         /* relative to heap sweepgen h (spec §2.4) */
     uint32_t divMul;
     size_t elemsize;

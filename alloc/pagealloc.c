@@ -81,6 +81,7 @@ typedef struct pa_range { uint64_t base, limit; } pa_range;   /* offsets, [base,
 
 struct ga_pagealloc {
     const ga_os *os;
+    bool plant;                  /* GA_PLANT_SUMMARY_MERGE */
     ga_pallocsum *sum[GA_SUMMARY_LEVELS];
     uint64_t search;             /* searchAddr as an offset; MAX_OFF = exhausted */
     uint64_t start, end;         /* chunk-index bounds of everything grown, [start, end) */
@@ -217,7 +218,7 @@ ga_pallocsum ga_palloc_summarize(const uint64_t b[8])
 /* mergeSummaries: fold 8 children of capacity 2^logk each (spec §6.3). Children live at
  * levels 1..4, whose capacity is below 2^21, so they never carry the root's 1<<63 encoding
  * and unpack with plain masks (this is the hottest loop of alloc/free). */
-static ga_pallocsum merge8(const ga_pallocsum *c, unsigned logk)
+static ga_pallocsum merge8(const ga_pallocsum *c, unsigned logk, bool planted)
 {
     const uint64_t K = (uint64_t)1 << logk;
     uint64_t any = c[0] | c[1] | c[2] | c[3] | c[4] | c[5] | c[6] | c[7];
@@ -231,7 +232,7 @@ static ga_pallocsum merge8(const ga_pallocsum *c, unsigned logk)
         uint64_t straddle = end + s;        /* a run crossing the boundary */
         max = straddle > max ? straddle : max;
         max = m > max ? m : max;
-        end = (e == K) ? end + K : e;
+        end = (e == K && !planted) ? end + K : e;
     }
     return ga_pack_pallocsum((unsigned)start, (unsigned)max, (unsigned)end);
 }
@@ -459,7 +460,7 @@ static void update(ga_pagealloc *pa, uint64_t off, size_t npages, bool contig, b
         uint64_t lo = off >> lvl_shift[l], hi = last >> lvl_shift[l];
         bool changed = false;
         for (uint64_t i = lo; i <= hi; i++) {
-            ga_pallocsum s = merge8(&pa->sum[l + 1][i << 3], lvl_logpages[l + 1]);
+            ga_pallocsum s = merge8(&pa->sum[l + 1][i << 3], lvl_logpages[l + 1], pa->plant);
             if (s != pa->sum[l][i]) {
                 pa->sum[l][i] = s;
                 changed = true;
@@ -668,6 +669,8 @@ static void meta_free(ga_pagealloc *pa, void *p, size_t n)
 }
 
 #define RANGES_INIT_CAP 16
+
+void pa_set_plant(ga_pagealloc *pa, int on) { pa->plant = on != 0; }
 
 ga_pagealloc *pa_new(const ga_os *os)
 {
@@ -1123,7 +1126,7 @@ int pa_verify(const ga_pagealloc *pa, ga_report *r)
                 int e = check_shape(r, (unsigned)l, i, have);
                 if (e)
                     return e;
-                ga_pallocsum want = merge8(&pa->sum[l + 1][i << 3], lvl_logpages[l + 1]);
+                ga_pallocsum want = merge8(&pa->sum[l + 1][i << 3], lvl_logpages[l + 1], false);
                 if (have != want)
                     return pa__report(r, "D2", addr_of(i << lvl_shift[l]), "level %d index %#" PRIx64 " (%#" PRIxPTR
                                       "): summary " SUMF " != merge of level %d children [%#" PRIx64 "..+8) " SUMF,

@@ -60,6 +60,10 @@ void ga_pagecache_flush(ga_pagecache *c, ga_pagealloc *pa);
  * density rule (chunks ≥ 496 pages in use are skipped). Returns bytes released. */
 size_t pa_scavenge(ga_pagealloc *pa, size_t nbytes, bool force);
 
+/* GA_PLANT_SUMMARY_MERGE: inner-level updates use a merge that forgets to extend `end`
+ * over a fully free child (the checker recomputes with the correct merge). */
+void pa_set_plant(ga_pagealloc *pa, int on);
+
 /* --- queries (for stats and the checker) --- */
 size_t pa_free_pages(const ga_pagealloc *pa);            /* alloc bit 0 */
 size_t pa_scavenged_free_pages(const ga_pagealloc *pa);  /* alloc 0 and scav 1 */

@@ -21,7 +21,9 @@ static inline uint64_t load_word(const ga_mspan *s, unsigned w)
  * little-endian. whichByte is always a multiple of 8, so this is one bitmap word. */
 void ga_span_refill_alloc_cache(ga_mspan *s, unsigned whichByte)
 {
-    s->allocCache = ~load_word(s, whichByte / 8);
+    uint64_t w = load_word(s, whichByte / 8);
+    if (__builtin_expect(s->plant == GA_PLANT_REFILL_OFF_BY_ONE, 0)) w >>= 1;
+    s->allocCache = ~w;
 }
 
 /* nextFreeFast (spec §2.5): the lock-free fast path. Leaves the last bit of a 64-slot
@@ -119,7 +121,8 @@ static void merge_inline_marks(ga_mspan *s)
  * sweepRequested == 0 afterwards and asks again (swept later). */
 unsigned ga_span_sweep_bits(ga_heap *h, ga_mspan *s, bool use_marks)
 {
-    atomic_store(&s->sweepRequested, 0);
+    bool late_clear = s->plant == GA_PLANT_LOST_SWEEP_REQUEST;
+    if (!late_clear) atomic_store(&s->sweepRequested, 0);
     if (use_marks && ga_span_has_inline_marks(h, s))
         merge_inline_marks(s);
     uint32_t fi = atomic_load_explicit(&s->freeindex, memory_order_relaxed);
@@ -157,6 +160,7 @@ unsigned ga_span_sweep_bits(ga_heap *h, ga_mspan *s, bool use_marks)
         nalloc += (unsigned)__builtin_popcountll(live);
         before += (unsigned)__builtin_popcountll(allocated);
     }
+    if (late_clear) atomic_store(&s->sweepRequested, 0);
     /* Publish the new allocBits before freeindex drops to 0: a concurrent validator
      * that reads freeindex == 0 (acquire) must see every live slot's bit set. */
     atomic_store_explicit(&s->freeindex, 0, memory_order_release);

@@ -13,6 +13,12 @@ skip() { echo "$workload: skipped ($1)"; exit 77; }
 need() { command -v "$1" >/dev/null 2>&1 || skip "$1 is not installed"; }
 
 [ -f "$lib" ] || { echo "$workload: $lib missing"; echo "0 passed, 1 failed"; exit 1; }
+lib=$(realpath "$lib") runprog=$(realpath "$runprog") src=$(realpath "$src")
+# The library must really be in effect: it reports its heap at exit with stats=1.
+probe=$(LD_PRELOAD=$lib GALLOC_OPTIONS=stats=1 bash -c "exit 0" 2>&1)
+if [[ $probe != *"galloc heap:"* ]]; then
+  echo "$workload: LD_PRELOAD=$lib is not in effect"; echo "0 passed, 1 failed"; exit 1
+fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/galloc-preload.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 export LC_ALL=C TZ=UTC PYTHONHASHSEED=0 HOME=$work/home
@@ -29,13 +35,13 @@ perl)
   script=$(cat <<'EOF'
 perl -e '
   my %h;
-  for my $i (1..200000) { $h{"k$i"} = [$i, "x" x ($i % 100), {a => $i, b => "v$i"}]; }
+  for my $i (1..100000) { $h{"k$i"} = [$i, "x" x ($i % 100), {a => $i, b => "v$i"}]; }
   my $s = 0; $s += length($h{$_}[1]) for keys %h; print "$s\n";
   my @k = sort keys %h; print "$k[0] $k[-1] ", scalar(@k), "\n";
-  my $str = ""; $str .= "$_," for 1..400000; print length($str), "\n";
-  delete $h{"k$_"} for 1..100000; print scalar(keys %h), "\n";
+  my $str = ""; $str .= "$_," for 1..200000; print length($str), "\n";
+  delete $h{"k$_"} for 1..50000; print scalar(keys %h), "\n";
   my @w = split /,/, $str; my %c; $c{$_ % 1000}++ for @w; print scalar(@w), " ", scalar(keys %c), "\n";
-  my @sorted = sort { $a <=> $b } map { ($_ * 7919) % 100003 } 1..300000; print "$sorted[0] $sorted[-1]\n";'
+  my @sorted = sort { $a <=> $b } map { ($_ * 7919) % 100003 } 1..150000; print "$sorted[0] $sorted[-1]\n";'
 EOF
 ) ;;
 sort)
@@ -44,8 +50,8 @@ sort)
   script="sort $work/in.txt && sort -k2,2n -k1,1 -S 8M $work/in.txt | md5sum" ;;
 xz)
   need xz
-  "$runprog" gen 6000000 11 > "$work/in.txt" || exit 1
-  script="xz -T2 -4 -c $work/in.txt > \$XZOUT && xz -dc \$XZOUT | md5sum && md5sum < \$XZOUT && xz -9e -T1 -c $work/in.txt | xz -dc | md5sum" ;;
+  "$runprog" gen 2000000 11 > "$work/in.txt" || exit 1
+  script="xz -T2 -3 -c $work/in.txt > \$XZOUT && xz -dc \$XZOUT | md5sum && md5sum < \$XZOUT && head -c 300000 $work/in.txt | xz -7 -T1 | xz -dc | md5sum" ;;
 sqlite3)
   need sqlite3
   cat > "$work/q.sql" <<'EOF'

@@ -11,7 +11,7 @@ import threading
 random.seed(12345)
 
 d = {}
-for i in range(120000):
+for i in range(50000):
     k = "key%d_%s" % (i, "x" * (i % 37))
     d[k] = {"id": i, "name": str(i) * (i % 7 + 1), "tags": [str(j) for j in range(i % 5)]}
 total = sum(len(v["name"]) for v in d.values())
@@ -22,7 +22,7 @@ print(len(d), total, len(s), hashlib.sha256(s.encode()).hexdigest())
 del d, d2, s
 
 parts = []
-for i in range(200000):
+for i in range(80000):
     parts.append("%08x:%s" % (random.getrandbits(32), "ab" * (i % 50)))
 text = "\n".join(parts)
 words = collections.Counter(re.findall(r"[0-9a-f]{8}", text))
@@ -32,10 +32,10 @@ print(parts[0][:20], parts[-1][:20])
 del text, words
 
 l = []
-for i in range(1000000):
+for i in range(500000):
     l.append(i * 3)
 b = bytearray()
-for i in range(200000):
+for i in range(100000):
     b += b"%d," % i
 print(sum(l), len(b), hashlib.md5(bytes(b)).hexdigest())
 del l, b
@@ -45,7 +45,7 @@ res = [0] * 4
 
 def work(n):
     acc = {}
-    for i in range(60000):
+    for i in range(30000):
         acc[i % 5000] = acc.get(i % 5000, "")[:50] + str(i * (n + 1))
     res[n] = sum(len(v) for v in acc.values())
 

@@ -219,7 +219,11 @@ void *ga_alloc(ga_cache *cc, size_t size, size_t align, unsigned flags)
     ga_mcache *c = impl(cc);
     if (align & (align - 1)) { errno = EINVAL; return NULL; }
     if (size > PTRDIFF_MAX - GA_PAGE_SIZE) { errno = ENOMEM; return NULL; }
-    if (size == 0) size = 1;
+    if (size == 0) {                 /* a unique, individually freeable object of class 1 */
+        size = 1;
+        flags |= GA_NOTINY;
+    }
+    if (align > 1) flags |= GA_NOTINY;   /* tiny blocks align by size, not by request */
     bool noscan = flags & GA_NOSCAN;
     bool zero = flags & GA_ZERO;
     if (align > 8) {

@@ -48,9 +48,9 @@ ga_status ga_free(ga_heap *h, void *p)
     bool header = false;
     ga_status st = resolve(h, p, &s, &i, &slot, &header);
     if (st == GA_ERR_NOT_OWNED) return misuse(h, st, p, "free of a pointer the heap does not own");
-    if (st == GA_ERR_INTERIOR) return misuse(h, st, p, "free of a pointer that is not the start of an object");
-    if (s->tinyBits && ga_bit(s->tinyBits, i))
+    if (s->tinyBits && (uintptr_t)p < s->limit && ga_bit(s->tinyBits, i))
         return misuse(h, GA_ERR_TINY, p, "free of a tiny-allocator object (only a GC cycle reclaims it)");
+    if (st == GA_ERR_INTERIOR) return misuse(h, st, p, "free of a pointer that is not the start of an object");
     if (!ga_span_slot_allocated(s, i))
         return misuse(h, GA_ERR_DOUBLE_FREE, p, "double free (slot is not allocated)");
     uint64_t bit = 1ull << (i & 63);

@@ -49,28 +49,6 @@ void ga_set_error_handler(ga_heap *h, ga_error_fn fn, void *ctx)
     h->errctx = ctx;
 }
 
-/* ---- address -> metadata (spec §5.2) ---- */
-ga_heaparena *ga_arena_of(const ga_heap *h, uintptr_t p)
-{
-    uintptr_t idx = ga_arena_index(p);
-    if (idx >= GA_ARENA_L2_ENTRIES) return NULL;
-    return h->arenas[idx];
-}
-
-ga_mspan *ga_span_of(const ga_heap *h, uintptr_t p)
-{
-    ga_heaparena *ha = ga_arena_of(h, p);
-    return ha ? ha->spans[(p / GA_PAGE_SIZE) % GA_PAGES_PER_ARENA] : NULL;
-}
-
-ga_mspan *ga_span_of_heap(const ga_heap *h, uintptr_t p)
-{
-    ga_mspan *s = ga_span_of(h, p);
-    if (!s || atomic_load_explicit(&s->state, memory_order_acquire) != GA_SPAN_INUSE) return NULL;
-    if (p < s->startAddr || p >= s->startAddr + s->npages * GA_PAGE_SIZE) return NULL;
-    return s;
-}
-
 static inline void page_bit(uint8_t *bm, uintptr_t p, bool set)
 {
     size_t pg = (p / GA_PAGE_SIZE) % GA_PAGES_PER_ARENA;
@@ -199,11 +177,15 @@ static bool heap_grow(ga_heap *h, size_t npage)
             }
             h->curArenaBase = av;
             h->curArenaEnd = av + got;
+            h->curArenaMapped = av;
         }
         nBase = h->curArenaBase + ask;
     }
     uintptr_t v = h->curArenaBase;
-    if (h->os->map(h->os->ctx, (void *)v, ask) != 0) { errno = ENOMEM; return false; }
+    /* Map only what an earlier, failed grow has not mapped already (curArenaMapped). */
+    uintptr_t from = h->curArenaMapped > v && h->curArenaMapped <= nBase ? h->curArenaMapped : v;
+    if (from < nBase && h->os->map(h->os->ctx, (void *)from, nBase - from) != 0) { errno = ENOMEM; return false; }
+    if (nBase > h->curArenaMapped) h->curArenaMapped = nBase;
     if (pa_grow(h->pages, v, ask) != 0) { errno = ENOMEM; return false; }
     h->curArenaBase = nBase;
     h->heapReleased += ask;   /* new pages are free and scavenged */
@@ -342,8 +324,19 @@ ga_mspan *ga_heap_alloc_span(ga_heap *h, ga_mcache *c, size_t npages, ga_spancla
         if (tail) pa_free(h->pages, aligned + npages * GA_PAGE_SIZE, tail);
         base = aligned;
     }
-    ga_mspan *s = ga_fixalloc_alloc(&h->spanalloc);
     size_t nbytes = npages * GA_PAGE_SIZE;
+    if (scav && h->os->used(h->os->ctx, (void *)run, need * GA_PAGE_SIZE) != 0) {
+        /* Prepared -> Ready refused: the span must not be handed out. Its pages go
+         * back as released (scavenged) pages, so the next user asks the OS again;
+         * the trimmed head and tail of an aligned run are already free. */
+        pa_free_scavenged(h->pages, base, npages);
+        h->heapReleased = h->heapReleased - scav + nbytes;
+        h->heapFree = h->heapFree + scav - nbytes;
+        pthread_mutex_unlock(&h->lock);
+        errno = ENOMEM;
+        return NULL;
+    }
+    ga_mspan *s = ga_fixalloc_alloc(&h->spanalloc);
     bool needzero = alloc_needs_zero(h, base, npages) && (align_pages > 1 || scav != nbytes);
     if (!s || !init_span(h, s, spc, base, npages, needzero)) {
         if (s) ga_fixalloc_free(&h->spanalloc, s);
@@ -354,7 +347,6 @@ ga_mspan *ga_heap_alloc_span(ga_heap *h, ga_mcache *c, size_t npages, ga_spancla
         errno = ENOMEM;
         return NULL;
     }
-    if (scav) h->os->used(h->os->ctx, (void *)run, need * GA_PAGE_SIZE);
     h->heapReleased -= scav;
     h->heapFree -= nbytes - scav;
     h->heapInUse += nbytes;

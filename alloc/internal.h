@@ -195,6 +195,7 @@ struct ga_heap {
     size_t nheapArenas, capHeapArenas;
     ga_arena_hint *arenaHints;
     uintptr_t curArenaBase, curArenaEnd;
+    uintptr_t curArenaMapped;         /* [curArenaBase, this) already mapped */
     ga_region *regions;
     size_t nregions, capregions;
 
@@ -230,9 +231,7 @@ typedef ga_mcache ga_cache_impl;
 
 /* ---- span.c ---- */
 void ga_span_refill_alloc_cache(ga_mspan *s, unsigned whichByte);
-uintptr_t ga_span_next_free_fast(ga_mspan *s);
 unsigned ga_span_next_free_index(ga_mspan *s);
-bool ga_span_slot_allocated(const ga_mspan *s, unsigned i);
 unsigned ga_span_count_allocated(const ga_mspan *s);
 /* Sweep one owned span: rebuild allocBits from marks (use_marks) or from the allocated
  * set, minus explicit frees. Returns the number of objects freed. Does not place it. */
@@ -260,10 +259,7 @@ void *ga_persistent_alloc(struct ga_heap *h, size_t size);  /* heap lock held; 8
 /* ---- heap.c ---- */
 ga_mspan *ga_heap_alloc_span(struct ga_heap *h, ga_mcache *c, size_t npages, ga_spanclass spc, size_t align_pages);
 void ga_heap_free_span(struct ga_heap *h, ga_mspan *s);
-ga_mspan *ga_span_of(const struct ga_heap *h, uintptr_t p);          /* may be stale */
-ga_mspan *ga_span_of_heap(const struct ga_heap *h, uintptr_t p);     /* InUse and inside */
-ga_heaparena *ga_arena_of(const struct ga_heap *h, uintptr_t p);
-static inline uintptr_t ga_arena_index(uintptr_t p) { return (p - GA_ARENA_BASE_OFFSET) >> GA_ARENA_SHIFT; }
+
 void ga_heap_report_broken(struct ga_heap *h, const char *fmt, ...);
 void ga_heap_misuse(struct ga_heap *h, ga_status st, const void *p, const char *what);
 
@@ -290,6 +286,60 @@ void ga_cache_release_all(ga_mcache *c);
 
 /* ---- stats ---- */
 void ga_stats_compute(struct ga_heap *h, ga_stats *st);
+
+/* ---- hot inline helpers ---- */
+
+/* spec §5.2: arena index in wrapping offset arithmetic; L1 has one entry. */
+static inline uintptr_t ga_arena_index(uintptr_t p) { return (p - GA_ARENA_BASE_OFFSET) >> GA_ARENA_SHIFT; }
+
+static inline ga_heaparena *ga_arena_of(const struct ga_heap *h, uintptr_t p)
+{
+    uintptr_t idx = ga_arena_index(p);
+    if (idx >= GA_ARENA_L2_ENTRIES) return NULL;
+    return h->arenas[idx];
+}
+
+/* spanOf: may return a stale span for free pages. */
+static inline ga_mspan *ga_span_of(const struct ga_heap *h, uintptr_t p)
+{
+    ga_heaparena *ha = ga_arena_of(h, p);
+    return ha ? ha->spans[(p / GA_PAGE_SIZE) % GA_PAGES_PER_ARENA] : NULL;
+}
+
+/* spanOfHeap: the InUse span whose pages contain p, or NULL. */
+static inline ga_mspan *ga_span_of_heap(const struct ga_heap *h, uintptr_t p)
+{
+    ga_mspan *s = ga_span_of(h, p);
+    if (!s || atomic_load_explicit(&s->state, memory_order_acquire) != GA_SPAN_INUSE) return NULL;
+    if (p < s->startAddr || p >= s->startAddr + s->npages * GA_PAGE_SIZE) return NULL;
+    return s;
+}
+
+/* nextFreeFast (spec §2.5): the lock-free fast path. Leaves the last bit of a 64-slot
+ * window to the slow path, because consuming it would require a refill. */
+static inline uintptr_t ga_span_next_free_fast(ga_mspan *s)
+{
+    uint64_t cache = s->allocCache;
+    if (cache == 0) return 0;
+    unsigned t = (unsigned)__builtin_ctzll(cache);
+    uint32_t fi = atomic_load_explicit(&s->freeindex, memory_order_relaxed);
+    uint32_t r = fi + t;
+    if (r >= s->nelems) return 0;
+    if ((r + 1) % 64 == 0 && r + 1 != s->nelems) return 0;
+    s->allocCache = (t == 63) ? 0 : cache >> (t + 1);
+    atomic_store_explicit(&s->freeindex, r + 1, memory_order_relaxed);
+    s->allocCount++;
+    return s->startAddr + (uintptr_t)r * s->elemsize;
+}
+
+/* allocated(i) := i < freeindex || allocBits[i]. Safe from any thread for a slot the
+ * caller legitimately holds (see span.c on the sweep's publication order). */
+static inline bool ga_span_slot_allocated(const ga_mspan *s, unsigned i)
+{
+    ga_mspan *m = (ga_mspan *)s;
+    if (i < atomic_load_explicit(&m->freeindex, memory_order_acquire)) return true;
+    return ga_abit(m->allocBits, i);
+}
 
 static inline bool ga_span_has_inline_marks(const struct ga_heap *h, const ga_mspan *s)
 {

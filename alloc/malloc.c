@@ -98,6 +98,7 @@ static struct {
     _Atomic bool atfork_done;
 } S;
 
+static bool child_restart;        /* a fork child whose parent ran the scavenger */
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t fb_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t dbg_lock = PTHREAD_MUTEX_INITIALIZER;   /* verify mode: serialises */
@@ -394,16 +395,21 @@ static uint64_t random_seed(void)
     return seed;
 }
 
+/* The fast paths' limits follow the scavenger state; re-derived until the state is stable,
+ * so a racing update can never leave stale limits behind. */
 static void set_fast_limits(void)
 {
-    size_t lm = S.fast_cap, lc = S.fast_cap;
-    int sc = atomic_load(&S.scav);
-    if (sc == SCAV_IDLE) lm = lc = SMALL_CUTOFF;   /* large requests count towards starting it */
-    if (sc == SCAV_WANTED) lm = lc = 0;            /* the next call starts it */
-    if (S.junk || S.verify) lm = 0;
-    if (S.verify) lc = 0;
-    atomic_store_explicit(&G.lim_malloc, lm, memory_order_relaxed);
-    atomic_store_explicit(&G.lim_calloc, lc, memory_order_relaxed);
+    for (;;) {
+        int sc = atomic_load(&S.scav);
+        size_t lm = S.fast_cap, lc = S.fast_cap;
+        if (sc == SCAV_IDLE) lm = lc = SMALL_CUTOFF;   /* large requests count towards starting it */
+        if (sc == SCAV_WANTED) lm = lc = 0;            /* the next call starts it */
+        if (S.junk || S.verify) lm = 0;
+        if (S.verify) lc = 0;
+        atomic_store(&G.lim_malloc, lm);
+        atomic_store(&G.lim_calloc, lc);
+        if (atomic_load(&S.scav) == sc) return;
+    }
 }
 
 static GA_NOINLINE ga_heap *heap_init(void)
@@ -521,13 +527,16 @@ static void fork_child(void)
     ga_heap_unlock_all(h);
     pthread_mutex_unlock(&fb_lock);
     pthread_mutex_unlock(&dbg_lock);
-    /* The scavenger thread did not survive the fork: start it again on the next call.
-     * Caches of threads that did not survive keep their spans (a bounded leak in the
-     * child): they may have been mid-allocation, so touching them is not safe. */
+    /* The scavenger thread did not survive the fork. Start it again once the child shows
+     * allocation activity (1024 frees, 8 MiB of large allocations), not at once: most
+     * children exec soon after fork. Caches of threads that did not survive keep their
+     * spans (a bounded leak in the child): they may have been mid-allocation, so touching
+     * them is not safe. */
     int sc = atomic_load(&S.scav);
     if (sc == SCAV_RUNNING || sc == SCAV_STARTING || sc == SCAV_WANTED) {
-        atomic_store(&S.scav, SCAV_WANTED);
-        atomic_store(&N.noted, 1);
+        child_restart = true;
+        atomic_store(&S.scav, SCAV_IDLE);
+        atomic_store(&N.noted, 0);
         set_fast_limits();
     }
 }
@@ -585,7 +594,7 @@ static GA_NOINLINE void scavenger_start(ga_heap *h)
 /* Is the process big enough for scavenging to matter? (peak RSS against scavenge_start) */
 static bool big_enough(void)
 {
-    if (!S.scav_start) return true;
+    if (!S.scav_start || child_restart) return true;
     struct rusage ru;
     return getrusage(RUSAGE_SELF, &ru) == 0 && (size_t)ru.ru_maxrss * 1024 >= S.scav_start;
 }

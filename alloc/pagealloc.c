@@ -904,6 +904,22 @@ size_t pa_scavenge(ga_pagealloc *pa, size_t nbytes, bool force)
     return got * PAGE;
 }
 
+void pa_free_scavenged(ga_pagealloc *pa, uintptr_t base, size_t npages)
+{
+    pa_free(pa, base, npages);
+    for (size_t i = 0; i < npages; i++) {
+        uint64_t *aw, *sw;
+        uintptr_t p = base + i * PAGE;
+        if (!pa__words(pa, p, &aw, &sw))
+            continue;
+        uint64_t bit = (uint64_t)1 << (off_page(off_of(p)) % 64);
+        if (!(*sw & bit)) {
+            *sw |= bit;
+            pa->scav_free_pages++;
+        }
+    }
+}
+
 /* ---- page-cache support (private to pagecache.c) ---------------------------------------- */
 bool pa__words(ga_pagealloc *pa, uintptr_t addr, uint64_t **alloc_word, uint64_t **scav_word)
 {

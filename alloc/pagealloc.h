@@ -51,6 +51,9 @@ uintptr_t pa_alloc(ga_pagealloc *pa, size_t npages, size_t *scav_bytes);
 void pa_free(ga_pagealloc *pa, uintptr_t base, size_t npages);
 /* Fills a page cache from searchAddr (allocToCache); empty cache if no free page. */
 ga_pagecache pa_alloc_to_cache(ga_pagealloc *pa);
+/* Frees [base, base+npages) and marks the pages scavenged: undoes an allocation whose
+ * pages never became Ready (the OS refused sysUsed), so they keep counting as released. */
+void pa_free_scavenged(ga_pagealloc *pa, uintptr_t base, size_t npages);
 /* Lock-free part: allocate npages from a cache; 0 on failure. */
 uintptr_t ga_pagecache_alloc(ga_pagecache *c, size_t npages, size_t *scav_bytes);
 /* Return everything left in the cache to pa (heap lock held); empties *c. */

@@ -26,22 +26,6 @@ void ga_span_refill_alloc_cache(ga_mspan *s, unsigned whichByte)
     s->allocCache = ~w;
 }
 
-/* nextFreeFast (spec §2.5): the lock-free fast path. Leaves the last bit of a 64-slot
- * window to the slow path, because consuming it would require a refill. */
-uintptr_t ga_span_next_free_fast(ga_mspan *s)
-{
-    if (s->allocCache == 0) return 0;
-    unsigned t = (unsigned)__builtin_ctzll(s->allocCache);
-    uint32_t fi = atomic_load_explicit(&s->freeindex, memory_order_relaxed);
-    uint32_t r = fi + t;
-    if (r >= s->nelems) return 0;
-    if ((r + 1) % 64 == 0 && r + 1 != s->nelems) return 0;
-    s->allocCache = (t == 63) ? 0 : s->allocCache >> (t + 1);
-    atomic_store_explicit(&s->freeindex, r + 1, memory_order_relaxed);
-    s->allocCount++;
-    return s->startAddr + (uintptr_t)r * s->elemsize;
-}
-
 /* nextFreeIndex (spec §2.5): the slow search; refills allocCache at window ends.
  * Returns nelems when the span is full. The caller increments allocCount. */
 unsigned ga_span_next_free_index(ga_mspan *s)
@@ -77,13 +61,6 @@ unsigned ga_span_next_free_index(ga_mspan *s)
         ga_span_refill_alloc_cache(s, sfreeindex / 8);
     atomic_store_explicit(&s->freeindex, sfreeindex, memory_order_relaxed);
     return result;
-}
-
-bool ga_span_slot_allocated(const ga_mspan *s, unsigned i)
-{
-    ga_mspan *m = (ga_mspan *)s;
-    if (i < atomic_load_explicit(&m->freeindex, memory_order_acquire)) return true;
-    return ga_abit(m->allocBits, i);
 }
 
 unsigned ga_span_count_allocated(const ga_mspan *s)
@@ -130,7 +107,8 @@ unsigned ga_span_sweep_bits(ga_heap *h, ga_mspan *s, bool use_marks)
     for (unsigned w = 0; w < s->nwords; w++) {
         unsigned lo = w * 64;
         uint64_t valid = (s->nelems >= lo + 64) ? ~0ull : ((1ull << (s->nelems - lo)) - 1);
-        uint64_t consumed = atomic_exchange(&s->freedBits[w], 0);
+        uint64_t consumed = atomic_load_explicit(&s->freedBits[w], memory_order_relaxed);
+        if (consumed) consumed = atomic_exchange(&s->freedBits[w], 0);
         uint64_t allocated = atomic_load_explicit(&s->allocBits[w], memory_order_relaxed);
         if (fi >= lo + 64) allocated = ~0ull;
         else if (fi > lo) allocated |= (1ull << (fi - lo)) - 1;

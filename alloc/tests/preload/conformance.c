@@ -9,6 +9,7 @@
  */
 #include "check.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -653,6 +654,57 @@ static int child_work(void)
     return 0;
 }
 
+/* Threads of this process named galloc-scav (the background scavenger). */
+static int scavenger_threads(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/task");
+    if (!d) return -1;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        char path[300], comm[32];
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        int fd = open(path, O_RDONLY);
+        if (fd < 0) continue;
+        ssize_t r = read(fd, comm, sizeof comm - 1);
+        close(fd);
+        if (r > 0) { comm[r] = 0; if (strncmp(comm, "galloc-scav", 11) == 0) n++; }
+    }
+    closedir(d);
+    return n;
+}
+
+/* The scavenger runs in a big parent; a fork child that allocates and frees much gets
+ * its own scavenger back and its RSS falls. */
+static void test_fork_scavenger(void)
+{
+    enum { K = 64 };
+    void *v[K];
+    for (int i = 0; i < K; i++) { v[i] = malloc(1 << 20); memset(v[i], 1, 1 << 20); }
+    for (int i = 0; i < K; i++) free(v[i]);
+    double t0 = now();
+    while (scavenger_threads() == 0 && now() - t0 < 1.0) usleep(10000);
+    CHECK(scavenger_threads() == 1, "parent: %d scavenger threads after using 64 MiB", scavenger_threads());
+    pid_t pid = fork();
+    if (pid == 0) {
+        alarm(20);
+        int bad = scavenger_threads() != 0;     /* did not survive the fork */
+        size_t base = rss_bytes();
+        for (int i = 0; i < K; i++) { v[i] = malloc(1 << 20); if (!v[i]) _exit(3); memset(v[i], 2, 1 << 20); }
+        for (int i = 0; i < K; i++) free(v[i]);
+        double c0 = now();
+        while (rss_bytes() > base + (16u << 20) && now() - c0 < 1.5) usleep(20000);
+        if (rss_bytes() > base + (16u << 20)) bad |= 4;
+        if (scavenger_threads() != 1) bad |= 2;
+        _exit(bad);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "fork child scavenger: status %#x (1: survived fork, 2: not restarted, "
+          "4: RSS did not fall)", st);
+}
+
 static void group_fork(void)
 {
     enum { T = 3, FORKS = 24 };
@@ -690,6 +742,7 @@ static void group_fork(void)
     int st = 0;
     waitpid(pid, &st, 0);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "grandchild status %#x", st);
+    test_fork_scavenger();
     printf("fork: %d forks while %d threads allocate, in %.2f s\n", FORKS, T, now() - t0);
 }
 

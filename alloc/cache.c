@@ -214,9 +214,24 @@ static unsigned aligned_class(size_t size, size_t align)
     return 0;
 }
 
+static void *alloc_slow(ga_mcache *c, size_t size, size_t align, unsigned flags);
+
+/* ga_alloc's fast path: a plain small noscan object from the current span's allocCache.
+ * Everything else (and every refill) goes to alloc_slow, kept out of line so this stays a
+ * leaf with few registers to save. */
 void *ga_alloc(ga_cache *cc, size_t size, size_t align, unsigned flags)
 {
     ga_mcache *c = impl(cc);
+    if (__builtin_expect(align <= 8 && size - 1 < GA_SMALL_CUTOFF && (flags & (GA_NOSCAN | GA_ZERO)) == GA_NOSCAN &&
+                         (size >= GA_TINY_SIZE || (flags & GA_NOTINY) || align > 1), 1)) {
+        uintptr_t v = ga_span_next_free_fast(c->alloc[ga_make_spanclass(ga_size_to_class(size), true)]);
+        if (__builtin_expect(v != 0, 1)) return (void *)v;
+    }
+    return alloc_slow(c, size, align, flags);
+}
+
+__attribute__((noinline)) static void *alloc_slow(ga_mcache *c, size_t size, size_t align, unsigned flags)
+{
     if (align & (align - 1)) { errno = EINVAL; return NULL; }
     if (size > PTRDIFF_MAX - GA_PAGE_SIZE) { errno = ENOMEM; return NULL; }
     if (size == 0) {                 /* a unique, individually freeable object of class 1 */

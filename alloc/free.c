@@ -39,7 +39,41 @@ static ga_status misuse(ga_heap *h, ga_status st, const void *p, const char *wha
     return st;
 }
 
+static ga_status free_slow(ga_heap *h, void *p);
+
+static inline void request_sweep_once(ga_heap *h, ga_mspan *s)
+{
+    if (!atomic_load_explicit(&s->sweepRequested, memory_order_relaxed) &&
+        !atomic_exchange(&s->sweepRequested, 1))
+        ga_central_request_sweep(h, s);
+}
+
+/* Fast path: a valid free of a plain small object. Any doubt goes to free_slow, which
+ * re-validates from scratch and names the misuse. */
 ga_status ga_free(ga_heap *h, void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    uintptr_t idx = ga_arena_index(a);
+    ga_heaparena *ha;
+    ga_mspan *s;
+    if (__builtin_expect(idx < GA_ARENA_L2_ENTRIES && (ha = h->arenas[idx]) != NULL &&
+                         (s = ha->spans[(a / GA_PAGE_SIZE) % GA_PAGES_PER_ARENA]) != NULL, 1) &&
+        __builtin_expect(s->fastFree && atomic_load_explicit(&s->state, memory_order_acquire) == GA_SPAN_INUSE &&
+                         a >= s->startAddr && a < s->limit, 1)) {
+        unsigned i = ga_divide_by_elemsize((uint32_t)(a - s->startAddr), s->divMul);
+        if (__builtin_expect(s->startAddr + (uintptr_t)i * s->elemsize == a && ga_span_slot_allocated(s, i), 1)) {
+            uint64_t bit = 1ull << (i & 63);
+            if (__builtin_expect(!(atomic_fetch_or(&s->freedBits[i >> 6], bit) & bit), 1)) {
+                request_sweep_once(h, s);
+                return GA_OK;
+            }
+            return misuse(h, GA_ERR_DOUBLE_FREE, p, "double free (a free of this object is pending)");
+        }
+    }
+    return free_slow(h, p);
+}
+
+__attribute__((noinline)) static ga_status free_slow(ga_heap *h, void *p)
 {
     if (!p) return GA_OK;
     ga_mspan *s = NULL;
@@ -57,9 +91,7 @@ ga_status ga_free(ga_heap *h, void *p)
     uint64_t old = atomic_fetch_or(&s->freedBits[i >> 6], bit);
     if (old & bit)
         return misuse(h, GA_ERR_DOUBLE_FREE, p, "double free (a free of this object is pending)");
-    if (!atomic_load_explicit(&s->sweepRequested, memory_order_relaxed) &&
-        !atomic_exchange(&s->sweepRequested, 1))
-        ga_central_request_sweep(h, s);
+    request_sweep_once(h, s);
     return GA_OK;
 }
 

@@ -263,6 +263,8 @@ static bool init_span(ga_heap *h, ga_mspan *s, ga_spanclass spc, uintptr_t base,
     atomic_store_explicit(&s->freeindex, 0, memory_order_relaxed);
     s->allocCache = ~0ull;
     s->limit = base + s->elemsize * s->nelems;
+    s->fastFree = c != 0 && spc != GA_TINY_SPAN_CLASS &&
+                  (ga_spanclass_noscan(spc) || s->elemsize <= GA_MIN_SIZE_FOR_HEADER);
     if (ga_span_has_inline_marks(h, s)) {
         uint8_t *tr = ga_span_trailer(s);
         if (needzero) memset(tr, 0, GA_GT_INLINE_MARK_BYTES);

@@ -92,6 +92,7 @@ typedef struct ga_mspan {
     uint8_t needzero;                  /* free slots may hold garbage */
     _Atomic uint8_t sweepRequested;    /* an explicit free is waiting to be swept */
     uint8_t plant;                     /* ga_plant copied from the heap options */
+    uint8_t fastFree;                  /* small, no malloc header, no tiny blocks: ga_free's fast path */
     _Atomic uint32_t sweepgen;         /* relative to heap sweepgen h (spec §2.4) */
     uint32_t divMul;
     size_t elemsize;

@@ -99,6 +99,7 @@ static struct {
 } S;
 
 static bool child_restart;        /* a fork child whose parent ran the scavenger */
+static _Atomic bool inline_busy;  /* a free is scavenging inline */
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t fb_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t dbg_lock = PTHREAD_MUTEX_INITIALIZER;   /* verify mode: serialises */
@@ -341,6 +342,10 @@ static void *os_reserve(void *ctx, void *hint, size_t n)
     const ga_os *d = ga_os_default();
     (void)ctx;
     void *p = d->reserve(d->ctx, hint, n);
+    /* heap.c stops at an ENOMEM from a non-default OS layer (that is how tests inject
+     * failures); from the real kernel a hint can fail with ENOMEM for reasons that do not
+     * apply to other hints (above the task size), so let it try them. */
+    if (!p && hint && errno == ENOMEM) errno = EEXIST;
     if (p) {
         for (size_t i = 0; i < MAX_REGIONS; i++) {
             if (atomic_load_explicit(&regions[i].end, memory_order_relaxed) != 0) continue;
@@ -545,6 +550,7 @@ static void fork_child(void)
 static void *scavenger_main(void *arg)
 {
     ga_heap *h = arg;
+    pthread_setname_np(pthread_self(), "galloc-scav");
     struct timespec ts = { .tv_sec = S.scav_period_ms / 1000,
                            .tv_nsec = (long)(S.scav_period_ms % 1000) * 1000000L };
     for (;;) {
@@ -582,10 +588,7 @@ static GA_NOINLINE void scavenger_start(ga_heap *h)
         pthread_attr_destroy(&a);
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc == 0) {
-        pthread_setname_np(tid, "galloc-scav");
-        atomic_store(&N.noted, 1);
-    }
+    if (rc == 0) atomic_store(&N.noted, 1);
     atomic_store(&S.scav, rc == 0 ? SCAV_RUNNING : SCAV_INLINE);
     set_fast_limits();
     errno = saved;
@@ -622,11 +625,13 @@ static GA_NOINLINE void free_note(ga_heap *h)
         if (atomic_compare_exchange_strong(&S.scav, &sc, SCAV_WANTED)) set_fast_limits();
         sc = SCAV_WANTED;
     }
-    if (sc == SCAV_WANTED || sc == SCAV_STARTING || sc == SCAV_INLINE) {
+    if ((sc == SCAV_WANTED || sc == SCAV_STARTING || sc == SCAV_INLINE) &&
+        !atomic_exchange(&inline_busy, true)) {      /* one thread at a time does it */
         int saved = errno;
         if (S.verify) pthread_mutex_lock(&dbg_lock);
         ga_scavenge_policy(h);
         if (S.verify) pthread_mutex_unlock(&dbg_lock);
+        atomic_store(&inline_busy, false);
         errno = saved;
     }
 }
@@ -984,6 +989,14 @@ GA_EXPORT int malloc_info(int options, FILE *fp)
             (unsigned long long)(st.heap_sys - st.heap_released), (unsigned long long)st.sys,
             (unsigned long long)st.heap_sys, (unsigned long long)st.heap_sys);
     return 0;
+}
+
+/* The heap (and the fork handlers) exist by the time constructors run, even in a program
+ * that has not allocated yet: registering the fork handlers before other libraries do
+ * makes galloc's prepare handler run after theirs, which may still allocate. */
+__attribute__((constructor)) static void galloc_init(void)
+{
+    heap_get();
 }
 
 __attribute__((destructor)) static void galloc_exit(void)

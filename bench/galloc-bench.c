@@ -7,7 +7,7 @@
  * every allocator), touching the first byte. Prints alloc+free pairs per second.
  * Figures only: nothing here asserts a speed.
  *
- *   galloc-bench [--ops N] [--window N] [--seed S]
+ *   galloc-bench [--ops N] [--window N] [--seed S] [--mix PREFIX]
  */
 #include "galloc.h"
 #include <stdio.h>
@@ -57,11 +57,13 @@ int main(int argc, char **argv)
 {
     size_t ops = 2000000, window = 1000;
     uint64_t seed = 42;
+    const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--ops") && i + 1 < argc) ops = strtoull(argv[++i], NULL, 0);
         else if (!strcmp(argv[i], "--window") && i + 1 < argc) window = strtoull(argv[++i], NULL, 0);
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc) seed = strtoull(argv[++i], NULL, 0);
-        else { fprintf(stderr, "usage: galloc-bench [--ops N] [--window N] [--seed S]\n"); return 2; }
+        else if (!strcmp(argv[i], "--mix") && i + 1 < argc) only = argv[++i];
+        else { fprintf(stderr, "usage: galloc-bench [--ops N] [--window N] [--seed S] [--mix PREFIX]\n"); return 2; }
     }
     if (ops == 0 || window == 0) { fprintf(stderr, "galloc-bench: --ops and --window must be > 0\n"); return 2; }
     static const mix mixes[] = {
@@ -70,6 +72,7 @@ int main(int argc, char **argv)
     };
     printf("%-18s %14s %14s %8s\n", "mix", "galloc ops/s", "system ops/s", "ratio");
     for (size_t k = 0; k < sizeof mixes / sizeof *mixes; k++) {
+        if (only && strncmp(mixes[k].name, only, strlen(only))) continue;
         size_t n = mixes[k].lo > 32768 ? ops / 20 : ops;
         ga_heap *h = ga_heap_new(NULL);
         ga_cache *c = h ? ga_cache_new(h) : NULL;

@@ -53,7 +53,7 @@ void ga_cache_release_all(ga_mcache *c)
         ga_mspan *s = c->alloc[i];
         if (s == &ga_emptymspan) continue;
         flush_span_stats(h, s);
-        s->cachedBy = NULL;
+        __atomic_store_n(&s->cachedBy, NULL, __ATOMIC_RELAXED);
         c->alloc[i] = &ga_emptymspan;
         ga_central_uncache_span(h, &h->central[i], s);
     }
@@ -89,7 +89,7 @@ static ga_mspan *refill(ga_mcache *c, ga_spanclass spc)
             ga_heap_report_broken(h, "refill: span %#lx not full (allocCount %u, nelems %u)",
                                   (unsigned long)s->startAddr, s->allocCount, s->nelems);
         flush_span_stats(h, s);
-        if (atomic_load(&s->sweepRequested)) {
+        if (s->ownerFrees || atomic_load(&s->sweepRequested)) {
             /* Frees arrived while we held it: reclaim them in place and keep going. */
             unsigned nfreed = ga_span_sweep_bits(h, s, false);
             atomic_fetch_add(&h->cnt.smallFreeCount[ga_spanclass_sizeclass(spc)], nfreed);
@@ -97,7 +97,7 @@ static ga_mspan *refill(ga_mcache *c, ga_spanclass spc)
             if (s->allocCount < s->nelems) return s;
             s->allocCountBeforeCache = 0;
         }
-        s->cachedBy = NULL;
+        __atomic_store_n(&s->cachedBy, NULL, __ATOMIC_RELAXED);
         c->alloc[spc] = &ga_emptymspan;
         ga_central_uncache_span(h, &h->central[spc], s);
         if (spc == GA_TINY_SPAN_CLASS) flush_tiny(c);
@@ -110,7 +110,7 @@ static ga_mspan *refill(ga_mcache *c, ga_spanclass spc)
     }
     atomic_store(&s->sweepgen, atomic_load(&h->sweepgen) + 3);
     s->allocCountBeforeCache = s->allocCount;
-    s->cachedBy = c;
+    __atomic_store_n(&s->cachedBy, c, __ATOMIC_RELAXED);
     c->alloc[spc] = s;
     return s;
 }
@@ -142,7 +142,7 @@ static uintptr_t next_free(ga_mcache *c, ga_spanclass spc, ga_mspan **out)
          * allocation can escape the mark. */
         ga_mark_slot(h, s, idx);
         flush_span_stats(h, s);
-        s->cachedBy = NULL;
+        __atomic_store_n(&s->cachedBy, NULL, __ATOMIC_RELAXED);
         c->alloc[spc] = &ga_emptymspan;
         ga_central_uncache_span(h, &h->central[spc], s);
     }

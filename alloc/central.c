@@ -145,7 +145,7 @@ void ga_central_uncache_span(ga_heap *h, ga_mcentral *c, ga_mspan *s)
     if (ssg == sg + 1) {                /* cached before the cycle began: stale */
         atomic_store(&s->sweepgen, sg - 1);
         sweep_span(h, c, s, true, false);
-    } else if (atomic_load(&s->sweepRequested)) {
+    } else if (s->ownerFrees || atomic_load(&s->sweepRequested)) {
         atomic_store(&s->sweepgen, sg - 1);
         sweep_span(h, c, s, false, false);
     } else {

@@ -63,7 +63,8 @@ ga_status ga_free(ga_heap *h, void *p)
         unsigned i = ga_divide_by_elemsize((uint32_t)(a - s->startAddr), s->divMul);
         if (__builtin_expect(s->startAddr + (uintptr_t)i * s->elemsize == a && ga_span_slot_allocated(s, i), 1)) {
             uint64_t bit = 1ull << (i & 63);
-            if (__builtin_expect(!(atomic_fetch_or(&s->freedBits[i >> 6], bit) & bit), 1)) {
+            if (__builtin_expect(!(__atomic_load_n(&s->ownerFreedBits[i >> 6], __ATOMIC_RELAXED) & bit) &&
+                                 !(atomic_fetch_or(&s->freedBits[i >> 6], bit) & bit), 1)) {
                 request_sweep_once(h, s);
                 return GA_OK;
             }
@@ -71,6 +72,37 @@ ga_status ga_free(ga_heap *h, void *p)
         }
     }
     return free_slow(h, p);
+}
+
+ga_status ga_free_local(ga_cache *cc, void *p)
+{
+    ga_mcache *c = (ga_mcache *)cc;
+    ga_heap *h = c->heap;
+    uintptr_t a = (uintptr_t)p;
+    uintptr_t idx = ga_arena_index(a);
+    ga_heaparena *ha;
+    ga_mspan *s;
+    if (__builtin_expect(idx < GA_ARENA_L2_ENTRIES && (ha = h->arenas[idx]) != NULL &&
+                         (s = ha->spans[(a / GA_PAGE_SIZE) % GA_PAGES_PER_ARENA]) != NULL, 1) &&
+        __atomic_load_n(&s->cachedBy, __ATOMIC_RELAXED) == c && s->fastFree &&
+        a >= s->startAddr && a < s->limit) {
+        /* We own s: nobody else changes freeindex, allocBits or ownerFreedBits. */
+        unsigned i = ga_divide_by_elemsize((uint32_t)(a - s->startAddr), s->divMul);
+        uint64_t bit = 1ull << (i & 63);
+        if (__builtin_expect(s->startAddr + (uintptr_t)i * s->elemsize == a &&
+                             (i < atomic_load_explicit(&s->freeindex, memory_order_relaxed) ||
+                              (atomic_load_explicit(&s->allocBits[i >> 6], memory_order_relaxed) & bit)), 1)) {
+            if (__builtin_expect(!((s->ownerFreedBits[i >> 6] |
+                                    atomic_load_explicit(&s->freedBits[i >> 6], memory_order_relaxed)) & bit), 1)) {
+                /* relaxed atomic store: a plain store for the owner, readable by others */
+                __atomic_store_n(&s->ownerFreedBits[i >> 6], s->ownerFreedBits[i >> 6] | bit, __ATOMIC_RELAXED);
+                __atomic_store_n(&s->ownerFrees, s->ownerFrees + 1, __ATOMIC_RELAXED);
+                return GA_OK;
+            }
+            return misuse(h, GA_ERR_DOUBLE_FREE, p, "double free (a free of this object is pending)");
+        }
+    }
+    return ga_free(h, p);
 }
 
 __attribute__((noinline)) static ga_status free_slow(ga_heap *h, void *p)
@@ -88,6 +120,8 @@ __attribute__((noinline)) static ga_status free_slow(ga_heap *h, void *p)
     if (!ga_span_slot_allocated(s, i))
         return misuse(h, GA_ERR_DOUBLE_FREE, p, "double free (slot is not allocated)");
     uint64_t bit = 1ull << (i & 63);
+    if (__atomic_load_n(&s->ownerFreedBits[i >> 6], __ATOMIC_RELAXED) & bit)
+        return misuse(h, GA_ERR_DOUBLE_FREE, p, "double free (the owning thread freed it already)");
     uint64_t old = atomic_fetch_or(&s->freedBits[i >> 6], bit);
     if (old & bit)
         return misuse(h, GA_ERR_DOUBLE_FREE, p, "double free (a free of this object is pending)");

@@ -129,6 +129,11 @@ const char *ga_status_name(ga_status s);
 
 /* Explicit free from any thread, O(1). Misuse is detected and reported, never accepted. */
 ga_status ga_free(ga_heap *h, void *p);
+/* The same, from the thread that owns cache c: objects in a span c currently holds are
+ * freed without atomics (the span's owner-only bitmap), everything else as ga_free.
+ * A double free split between the owner and another thread is reported at sweep time
+ * through the error handler. */
+ga_status ga_free_local(ga_cache *c, void *p);
 
 /* What galloc knows about a pointer. */
 typedef struct ga_object_info {

@@ -242,7 +242,7 @@ static bool init_span(ga_heap *h, ga_mspan *s, ga_spanclass spc, uintptr_t base,
     if (h->opt.plant == GA_PLANT_NO_NEEDZERO) needzero = false;
     s->needzero = needzero;
     s->freeIndexForScan = 0;
-    s->cachedBy = NULL;
+    __atomic_store_n(&s->cachedBy, NULL, __ATOMIC_RELAXED);
     atomic_store_explicit(&s->sweepRequested, 0, memory_order_relaxed);
     if (c == 0) {
         s->elemsize = npages * GA_PAGE_SIZE;
@@ -260,6 +260,8 @@ static bool init_span(ga_heap *h, ga_mspan *s, ga_spanclass spc, uintptr_t base,
     s->gcmarkBits = bits + s->nwords;
     s->freedBits = (_Atomic uint64_t *)(bits + 2 * s->nwords);
     s->tinyBits = spc == GA_TINY_SPAN_CLASS ? bits + 3 * s->nwords : NULL;
+    s->ownerFreedBits = bits + 4 * s->nwords;
+    s->ownerFrees = 0;
     atomic_store_explicit(&s->freeindex, 0, memory_order_relaxed);
     s->allocCache = ~0ull;
     s->limit = base + s->elemsize * s->nelems;
@@ -380,6 +382,7 @@ void ga_heap_free_span(ga_heap *h, ga_mspan *s)
     s->gcmarkBits = NULL;
     s->freedBits = NULL;
     s->tinyBits = NULL;
+    s->ownerFreedBits = NULL;
     ga_fixalloc_free(&h->spanalloc, s);
     pthread_mutex_unlock(&h->lock);
 }
@@ -441,7 +444,7 @@ ga_heap *ga_heap_new(const ga_heap_options *opt)
     ga_fixalloc_init(&h->cachealloc, h, sizeof(ga_mcache), true);
     ga_fixalloc_init(&h->hintalloc, h, sizeof(ga_arena_hint), true);
     for (unsigned n = 1; n <= GA_MAX_BITMAP_WORDS; n++)
-        ga_fixalloc_init(&h->bitsalloc[n], h, 4 * n * sizeof(uint64_t), true);
+        ga_fixalloc_init(&h->bitsalloc[n], h, 5 * n * sizeof(uint64_t), true);
     h->arenas = os->alloc_meta(os->ctx, GA_ARENA_L2_ENTRIES * sizeof(ga_heaparena *));
     h->pages = h->arenas ? pa_new(os) : NULL;
     if (h->pages && h->opt.plant == GA_PLANT_SUMMARY_MERGE) pa_set_plant(h->pages, 1);

@@ -101,6 +101,8 @@ typedef struct ga_mspan {
     uint64_t *gcmarkBits;
     _Atomic uint64_t *freedBits;       /* explicit frees not yet swept */
     uint64_t *tinyBits;                /* slot is a tiny block (class 5 only; else NULL) */
+    uint64_t *ownerFreedBits;          /* frees by the owning cache's thread (plain, owner-only) */
+    uint32_t ownerFrees;               /* popcount of ownerFreedBits */
     struct ga_mcache *cachedBy;        /* mcache holding the span (for the checker) */
     size_t allspansIndex;
 } ga_mspan;
@@ -203,7 +205,7 @@ struct ga_heap {
     ga_fixalloc spanalloc;
     ga_fixalloc cachealloc;
     ga_fixalloc hintalloc;
-    ga_fixalloc bitsalloc[GA_MAX_BITMAP_WORDS + 1];  /* [n]: 4*n words */
+    ga_fixalloc bitsalloc[GA_MAX_BITMAP_WORDS + 1];  /* [n]: 5*n words */
     ga_meta_chunk *meta;              /* persistent chunks */
     uintptr_t persistent;             /* bump pointer in the current chunk */
     size_t persistentLeft;

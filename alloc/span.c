@@ -109,6 +109,17 @@ unsigned ga_span_sweep_bits(ga_heap *h, ga_mspan *s, bool use_marks)
         uint64_t valid = (s->nelems >= lo + 64) ? ~0ull : ((1ull << (s->nelems - lo)) - 1);
         uint64_t consumed = atomic_load_explicit(&s->freedBits[w], memory_order_relaxed);
         if (consumed) consumed = atomic_exchange(&s->freedBits[w], 0);
+        uint64_t owner = s->ownerFreedBits[w];
+        if (owner) {
+            __atomic_store_n(&s->ownerFreedBits[w], 0, __ATOMIC_RELAXED);
+            if (owner & consumed) {
+                /* freed by the owner and again by another thread before we swept */
+                unsigned i = lo + (unsigned)__builtin_ctzll(owner & consumed);
+                ga_heap_misuse(h, GA_ERR_DOUBLE_FREE, (void *)(s->startAddr + (uintptr_t)i * s->elemsize),
+                               "double free (freed by the owning thread and by another thread)");
+            }
+            consumed |= owner;
+        }
         uint64_t allocated = atomic_load_explicit(&s->allocBits[w], memory_order_relaxed);
         if (fi >= lo + 64) allocated = ~0ull;
         else if (fi > lo) allocated |= (1ull << (fi - lo)) - 1;
@@ -144,6 +155,7 @@ unsigned ga_span_sweep_bits(ga_heap *h, ga_mspan *s, bool use_marks)
     atomic_store_explicit(&s->freeindex, 0, memory_order_release);
     s->freeIndexForScan = 0;
     s->allocCount = (uint16_t)nalloc;
+    __atomic_store_n(&s->ownerFrees, 0, __ATOMIC_RELAXED);
     ga_span_refill_alloc_cache(s, 0);
     unsigned nfreed = before - nalloc;
     if (nfreed) s->needzero = 1;

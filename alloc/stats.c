@@ -36,6 +36,7 @@ void ga_stats_compute(ga_heap *h, ga_stats *st)
         uint64_t pending = 0;
         for (unsigned w = 0; w < s->nwords; w++)
             pending += (uint64_t)__builtin_popcountll(atomic_load(&s->freedBits[w]));
+        pending += __atomic_load_n(&s->ownerFrees, __ATOMIC_RELAXED);
         unsigned c = s->spanclass >> 1;
         if (c) frees[c] += pending;
         else if (pending) { largeFree += s->elemsize; largeFreeCount++; }

@@ -81,6 +81,7 @@ static int check_span(ga_heap *h, ga_mspan *s, ga_report *r)
                     SPANF ": freeIndexForScan %u freeindex %u allocCount %u nelems %u",
                     SPANA(s), s->freeIndexForScan, fi, s->allocCount, s->nelems);
     unsigned counted = ga_span_count_allocated(s);
+    unsigned owner_pending = 0;
     if (counted != s->allocCount)
         return fail(r, GA_V_SPAN, "A5", base, base, -1, SPANF ": allocCount %u but %u slots are allocated (freeindex %u)",
                     SPANA(s), s->allocCount, counted, fi);
@@ -96,6 +97,20 @@ static int check_span(ga_heap *h, ga_mspan *s, ga_report *r)
                 return fail(r, GA_V_SPAN, "F1", base, base + (uintptr_t)i * s->elemsize, i,
                             SPANF ": slot %u has a pending free but is not allocated", SPANA(s), i);
         }
+        uint64_t of = s->ownerFreedBits[w];
+        if (of & pad)
+            return fail(r, GA_V_SPAN, "A6", base, base, (long)(w * 64), SPANF ": padding bits set in owner-freed word %u (%#llx)",
+                        SPANA(s), w, (unsigned long long)of);
+        if (of && !s->cachedBy)
+            return fail(r, GA_V_SPAN, "F3", base, base, (long)(w * 64), SPANF ": owner-local frees %#llx on a span no cache holds",
+                        SPANA(s), (unsigned long long)of);
+        for (uint64_t x = of; x; x &= x - 1) {
+            unsigned i = w * 64 + (unsigned)__builtin_ctzll(x);
+            if (!ga_span_slot_allocated(s, i))
+                return fail(r, GA_V_SPAN, "F1", base, base + (uintptr_t)i * s->elemsize, i,
+                            SPANF ": slot %u has a pending owner free but is not allocated", SPANA(s), i);
+        }
+        owner_pending += (unsigned)__builtin_popcountll(of);
         if (f && !atomic_load(&s->sweepRequested) && sg != hsg - 2)
             return fail(r, GA_V_SPAN, "F2", base, base, (long)(w * 64), SPANF ": pending frees %#llx but no sweep requested",
                         SPANA(s), (unsigned long long)f);
@@ -108,6 +123,9 @@ static int check_span(ga_heap *h, ga_mspan *s, ga_report *r)
             }
         }
     }
+    if (owner_pending != s->ownerFrees)
+        return fail(r, GA_V_SPAN, "F3", base, base, -1, SPANF ": ownerFrees %u but %u owner-freed bits",
+                    SPANA(s), s->ownerFrees, owner_pending);
     if (cls && fi < s->nelems) {
         unsigned w = fi % 64;
         for (unsigned k = 0; k < 64; k++) {

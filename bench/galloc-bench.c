@@ -41,13 +41,13 @@ static double run(const mix *m, size_t ops, size_t window, uint64_t seed, ga_hea
     double t0 = now();
     for (size_t i = 0; i < ops; i++) {
         void *old = live[slots[i]];
-        if (h) { if (old) ga_free(h, old); } else free(old);
+        if (h) { if (old) ga_free_local(c, old); } else free(old);
         char *p = h ? ga_alloc(c, sizes[i], 0, GA_NOSCAN | GA_NOTINY) : malloc(sizes[i]);
         if (!p) { fprintf(stderr, "galloc-bench: allocation of %zu failed\n", sizes[i]); exit(1); }
         p[0] = (char)i;
         live[slots[i]] = p;
     }
-    for (size_t i = 0; i < window; i++) { if (h) ga_free(h, live[i]); else free(live[i]); }
+    for (size_t i = 0; i < window; i++) { if (h) ga_free_local(c, live[i]); else free(live[i]); }
     double t = now() - t0;
     free(live); free(sizes); free(slots);
     return (double)ops / t;

@@ -154,7 +154,9 @@ static void test_churn(void)
             struct obj o = live[i];
             for (size_t k = 0; k < o.size; k++)
                 if (o.p[k] != o.seed) { CHECK(0, "object %p (size %zu) byte %zu corrupted", (void *)o.p, o.size, k); break; }
-            CHECK_EQ(ga_free(h, o.p), GA_OK);
+            /* half the frees through a random cache's owner path (falls back when it
+             * does not hold the span) */
+            CHECK_EQ(rnd() % 2 ? ga_free_local(c, o.p) : ga_free(h, o.p), GA_OK);
             live[i] = live[--nlive];
             frees++;
         }
@@ -222,6 +224,20 @@ static void test_misuse(void)
     for (int i = 0; i < 200; i++) ga_alloc(c, 100, 0, GA_NOSCAN);   /* force refill: swept */
     CHECK(ga_free(h, s2) == GA_OK, "free s2");
     CHECK(misuse_count == 7, "misuse handler called %d times", misuse_count);
+    /* owner-local frees: immediate double free, and a double split across threads'
+     * paths that only the sweep can see */
+    char *o1 = ga_alloc(c, 72, 0, GA_NOSCAN);
+    CHECK_EQ(ga_free_local(c, o1), GA_OK);
+    CHECK_EQ(ga_free_local(c, o1), GA_ERR_DOUBLE_FREE);
+    CHECK_EQ(ga_free(h, o1), GA_ERR_DOUBLE_FREE);
+    char *o2 = ga_alloc(c, 72, 0, GA_NOSCAN);
+    CHECK_EQ(ga_free_local(c, o2), GA_OK);
+    ga_mspan *os2 = ga_span_of_heap(h, (uintptr_t)o2);
+    atomic_fetch_or(&os2->freedBits[0], 1ull << ga_span_obj_index(os2, (uintptr_t)o2));  /* the racing remote free */
+    atomic_store(&os2->sweepRequested, 1);
+    int before = misuse_count;
+    ga_cache_release(c);
+    CHECK(misuse_count == before + 1 && last_misuse == GA_ERR_DOUBLE_FREE, "split double free not reported at sweep");
     VERIFY(h);
     ga_cache_destroy(c);
     ga_heap_destroy(h);

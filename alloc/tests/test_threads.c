@@ -62,6 +62,12 @@ static void *worker(void *arg)
         }
         pthread_mutex_unlock(&m->lock);
         if (victim) check_and_free(victim, vsize);
+        if (x % 3 == 0) {                 /* a thread-local object freed by its owner */
+            unsigned char *q = ga_alloc(c, 1 + x % 300, 0, GA_NOSCAN | GA_NOTINY);
+            atomic_fetch_add(&allocs, 1);
+            atomic_fetch_add(&frees, 1);
+            if (!q || ga_free_local(c, q) != GA_OK) atomic_fetch_add(&free_errors, 1);
+        }
         /* drain our own box now and then: frees of objects other threads allocated */
         if (step % 512 == 0) {
             mailbox *mine = &boxes[id];

@@ -92,15 +92,16 @@ gcc)
 esac
 
 fail=0
-declare -A wall rss status
+declare -A wall cpu rss status
 for mode in glibc galloc; do
   pre=(); [ $mode = galloc ] && pre=(--preload "$lib")
   export XZOUT=$work/$mode.xz REPO=$work/repo-$mode OBJ=$work/$mode.o
-  read -r wall[$mode] rss[$mode] status[$mode] < <("$runprog" run "${pre[@]}" "$work/$mode.out" bash -c "$script" 2> >(sed "s/^/[$mode] /" >&2))
+  read -r wall[$mode] cpu[$mode] rss[$mode] status[$mode] < <("$runprog" run "${pre[@]}" "$work/$mode.out" bash -c "$script" 2> >(sed "s/^/[$mode] /" >&2))
   if [ -z "${status[$mode]:-}" ]; then echo "$workload: $mode run did not report"; fail=1; fi
 done
-printf '%s: glibc %6.2f s %7d KiB | galloc %6.2f s %7d KiB | stdout %d bytes\n' "$workload" \
-  "${wall[glibc]:-0}" "${rss[glibc]:-0}" "${wall[galloc]:-0}" "${rss[galloc]:-0}" "$(stat -c %s "$work/glibc.out")"
+printf '%s: glibc %6.2f s wall %6.2f s cpu %7d KiB | galloc %6.2f s wall %6.2f s cpu %7d KiB | stdout %d bytes\n' \
+  "$workload" "${wall[glibc]:-0}" "${cpu[glibc]:-0}" "${rss[glibc]:-0}" "${wall[galloc]:-0}" "${cpu[galloc]:-0}" \
+  "${rss[galloc]:-0}" "$(stat -c %s "$work/glibc.out")"
 if [ "${status[glibc]:-x}" != "${status[galloc]:-y}" ]; then
   echo "$workload: exit status differs: glibc ${status[glibc]:-?}, galloc ${status[galloc]:-?}"; fail=1
 fi

@@ -3,9 +3,9 @@
  *
  *   runprog gen BYTES SEED                 deterministic text lines on stdout
  *   runprog run [--preload LIB] OUT CMD... run CMD with stdout to OUT (LD_PRELOAD=LIB for
- *                                          CMD only), print "wall_s maxrss_kib status"
+ *                                          CMD only), print "wall_s cpu_s maxrss_kib status"
  *
- * Peak RSS is ru_maxrss from wait4: the largest of CMD and every descendant it waited
+ * CPU time is user + system of CMD and its waited-for descendants; peak RSS is ru_maxrss from wait4: the largest of CMD and every descendant it waited
  * for. runprog itself never runs under the library it measures.
  */
 #include <fcntl.h>
@@ -72,7 +72,9 @@ static int run(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double wall = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
     int status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    printf("%.3f %ld %d\n", wall, ru.ru_maxrss, status);
+    double cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                 (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+    printf("%.3f %.3f %ld %d\n", wall, cpu, ru.ru_maxrss, status);
     return 0;
 }
 

@@ -149,11 +149,14 @@ static uintptr_t next_free(ga_mcache *c, ga_spanclass spc, ga_mspan **out)
     return v;
 }
 
+/* A slot of span class spc, opened for use (the caller announces the object). */
 static inline uintptr_t small_slot(ga_mcache *c, ga_spanclass spc, ga_mspan **s)
 {
     *s = c->alloc[spc];
     uintptr_t v = ga_span_next_free_fast(*s);
-    return v ? v : next_free(c, spc, s);
+    if (!v) v = next_free(c, spc, s);
+    if (v) GA_OPEN(c->heap, (void *)v, (*s)->elemsize);
+    return v;
 }
 
 /* mallocgcTiny (spec §3.2). */
@@ -173,6 +176,8 @@ static void *alloc_tiny(ga_mcache *c, size_t size)
     uintptr_t v = small_slot(c, GA_TINY_SPAN_CLASS, &s);
     if (!v) return NULL;
     memset((void *)v, 0, GA_TINY_SIZE);      /* always: the block is shared */
+    GA_VG_NOACCESS((void *)v, GA_TINY_SIZE);
+    GA_ON_ALLOC(c->heap, (void *)v, GA_TINY_SIZE, 1);   /* one announced block holds many objects */
     unsigned i = ga_span_obj_index(s, v);
     s->tinyBits[i >> 6] |= 1ull << (i & 63);
     if (size < c->tinyoffset || c->tiny == 0) {
@@ -202,7 +207,10 @@ static void *alloc_large(ga_mcache *c, size_t size, size_t align, bool noscan, b
     ga_spin_lock(&ce->lock);
     ga_list_insert(ga_full_swept(ce, atomic_load(&h->sweepgen)), s);
     ga_spin_unlock(&ce->lock);
+    GA_OPEN(h, (void *)s->startAddr, s->elemsize);
     if ((zero || !noscan) && s->needzero) memset((void *)s->startAddr, 0, size);
+    GA_VG_NOACCESS((void *)s->startAddr, s->elemsize);
+    GA_ON_ALLOC(h, (void *)s->startAddr, s->elemsize, zero || !noscan);
     return (void *)s->startAddr;
 }
 
@@ -224,8 +232,12 @@ void *ga_alloc(ga_cache *cc, size_t size, size_t align, unsigned flags)
     ga_mcache *c = impl(cc);
     if (__builtin_expect(align <= 8 && size - 1 < GA_SMALL_CUTOFF && (flags & (GA_NOSCAN | GA_ZERO)) == GA_NOSCAN &&
                          (size >= GA_TINY_SIZE || (flags & GA_NOTINY) || align > 1), 1)) {
-        uintptr_t v = ga_span_next_free_fast(c->alloc[ga_make_spanclass(ga_size_to_class(size), true)]);
-        if (__builtin_expect(v != 0, 1)) return (void *)v;
+        unsigned cls = ga_size_to_class(size);
+        uintptr_t v = ga_span_next_free_fast(c->alloc[ga_make_spanclass(cls, true)]);
+        if (__builtin_expect(v != 0, 1)) {
+            GA_ON_ALLOC(c->heap, (void *)v, ga_class_to_size[cls], 0);
+            return (void *)v;
+        }
     }
     return alloc_slow(c, size, align, flags);
 }
@@ -250,6 +262,8 @@ __attribute__((noinline)) static void *alloc_slow(ga_mcache *c, size_t size, siz
                 void *v = (void *)small_slot(c, ga_make_spanclass(cls, true), &s);
                 if (!v) { errno = ENOMEM; return NULL; }
                 if (zero && s->needzero) memset(v, 0, s->elemsize);
+                GA_VG_NOACCESS(v, s->elemsize);
+                GA_ON_ALLOC(c->heap, v, s->elemsize, zero);
                 return v;
             }
         }
@@ -270,8 +284,12 @@ __attribute__((noinline)) static void *alloc_slow(ga_mcache *c, size_t size, siz
         if ((zero || !noscan) && s->needzero) memset((void *)v, 0, s->elemsize);
         if (header) {
             *(uint64_t *)v = 0;   /* the type word: galloc has no types, so 0 */
+            GA_VG_NOACCESS((void *)v, s->elemsize);
             v += GA_MALLOC_HEADER;
+        } else {
+            GA_VG_NOACCESS((void *)v, s->elemsize);
         }
+        GA_ON_ALLOC(c->heap, (void *)v, s->elemsize - (header ? GA_MALLOC_HEADER : 0), zero || !noscan);
         return (void *)v;
     }
     return alloc_large(c, size, align, noscan, zero);

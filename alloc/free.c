@@ -63,6 +63,9 @@ ga_status ga_free(ga_heap *h, void *p)
         unsigned i = ga_divide_by_elemsize((uint32_t)(a - s->startAddr), s->divMul);
         if (__builtin_expect(s->startAddr + (uintptr_t)i * s->elemsize == a && ga_span_slot_allocated(s, i), 1)) {
             uint64_t bit = 1ull << (i & 63);
+            /* Announce the free before publishing it: once the bit is set, the owner
+             * may sweep and hand the slot out again. */
+            GA_ON_FREE(h, p, s->elemsize);
             if (__builtin_expect(!(__atomic_load_n(&s->ownerFreedBits[i >> 6], __ATOMIC_RELAXED) & bit) &&
                                  !(atomic_fetch_or(&s->freedBits[i >> 6], bit) & bit), 1)) {
                 request_sweep_once(h, s);
@@ -97,6 +100,7 @@ ga_status ga_free_local(ga_cache *cc, void *p)
                 /* relaxed atomic store: a plain store for the owner, readable by others */
                 __atomic_store_n(&s->ownerFreedBits[i >> 6], s->ownerFreedBits[i >> 6] | bit, __ATOMIC_RELAXED);
                 __atomic_store_n(&s->ownerFrees, s->ownerFrees + 1, __ATOMIC_RELAXED);
+                GA_ON_FREE(h, p, s->elemsize);
                 return GA_OK;
             }
             return misuse(h, GA_ERR_DOUBLE_FREE, p, "double free (a free of this object is pending)");
@@ -122,6 +126,10 @@ __attribute__((noinline)) static ga_status free_slow(ga_heap *h, void *p)
     uint64_t bit = 1ull << (i & 63);
     if (__atomic_load_n(&s->ownerFreedBits[i >> 6], __ATOMIC_RELAXED) & bit)
         return misuse(h, GA_ERR_DOUBLE_FREE, p, "double free (the owning thread freed it already)");
+    if (!h->opt.no_poison) {          /* before publishing: see ga_free */
+        GA_VG_FREELIKE(p);
+        GA_ASAN_POISON(slot, s->elemsize);
+    }
     uint64_t old = atomic_fetch_or(&s->freedBits[i >> 6], bit);
     if (old & bit)
         return misuse(h, GA_ERR_DOUBLE_FREE, p, "double free (a free of this object is pending)");

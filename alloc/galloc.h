@@ -72,6 +72,7 @@ typedef struct ga_heap_options {
     size_t scavenge_retain_bytes;
     bool poison_free;          /* fill freed slots with 0xdf bytes (junk) at sweep */
     int plant;                 /* ga_plant: a deliberate bug, for proving the harness (0 = none) */
+    bool no_poison;            /* ASan/Valgrind builds: do not poison free slots (alloc/sanitize.h) */
 } ga_heap_options;
 
 /* Deliberate bugs that tests, fuzz campaigns and stress runs switch on to prove that the

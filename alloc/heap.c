@@ -267,6 +267,7 @@ static bool init_span(ga_heap *h, ga_mspan *s, ga_spanclass spc, uintptr_t base,
     s->limit = base + s->elemsize * s->nelems;
     s->fastFree = c != 0 && spc != GA_TINY_SPAN_CLASS &&
                   (ga_spanclass_noscan(spc) || s->elemsize <= GA_MIN_SIZE_FOR_HEADER);
+    GA_OPEN(h, (void *)base, npages * GA_PAGE_SIZE);
     if (ga_span_has_inline_marks(h, s)) {
         uint8_t *tr = ga_span_trailer(s);
         if (needzero) memset(tr, 0, GA_GT_INLINE_MARK_BYTES);
@@ -278,6 +279,7 @@ static bool init_span(ga_heap *h, ga_mspan *s, ga_spanclass spc, uintptr_t base,
         uintptr_t at = base + npages * GA_PAGE_SIZE - bm - (ga_span_has_inline_marks(h, s) ? GA_GT_INLINE_MARK_BYTES : 0);
         memset((void *)at, 0, bm);
     }
+    GA_CLOSE(h, (void *)base, c ? (size_t)s->nelems * s->elemsize : s->elemsize);
     atomic_store(&s->sweepgen, atomic_load(&h->sweepgen));
     record_span(h, s);
     for (size_t i = 0; i < npages; i++) {
@@ -375,6 +377,7 @@ void ga_heap_free_span(ga_heap *h, ga_mspan *s)
     size_t nbytes = s->npages * GA_PAGE_SIZE;
     h->heapFree += nbytes;
     h->heapInUse -= nbytes;
+    GA_CLOSE(h, (void *)s->startAddr, nbytes);
     pa_free(h->pages, s->startAddr, s->npages);
     atomic_store_explicit(&s->state, GA_SPAN_DEAD, memory_order_release);
     ga_fixalloc_free(&h->bitsalloc[s->nwords], (void *)s->allocBits);

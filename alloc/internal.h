@@ -35,6 +35,7 @@
 #include "galloc.h"
 #include "sizeclass.h"
 #include "pagealloc.h"
+#include "sanitize.h"
 
 #define GA_ARENA_SHIFT      26
 #define GA_ARENA_BYTES      ((uintptr_t)1 << GA_ARENA_SHIFT)          /* 64 MiB */

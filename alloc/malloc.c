@@ -24,6 +24,30 @@
  * >= 32 B are multiples of 16, so only 17..24 (class 24) is bumped to 32. malloc uses
  * GA_NOSCAN|GA_NOTINY: tiny blocks cannot be freed one by one, and scan objects > 512 B
  * carry an 8-byte header that would break the alignment.
+ *
+ * Re-entrancy: pthread_setspecific, pthread_create, dlopen/TLS set-up may call back into
+ * malloc. A thread's state (T.state) is NONE, INIT (its cache is being set up), ACTIVE or
+ * DEAD (its cache was given back by the key destructor); INIT and DEAD calls use the
+ * fallback cache under fb_lock. Heap creation uses only mmap, under init_lock.
+ *
+ * fork: prepare takes dbg_lock, fb_lock, then every heap lock (ga_heap_lock_all); parent
+ * and child release them. The child restarts the scavenger when it shows activity.
+ *
+ * Returning memory: a background thread ("galloc-scav") calls ga_scavenge_policy every
+ * scavenge_period ms after frees happened. It starts once the process's peak RSS reaches
+ * scavenge_start, from an allocation slow path (never from free: glibc frees TLS blocks
+ * while holding the lock pthread_create needs); until it runs, every 1024th free of a
+ * thread scavenges inline.
+ *
+ * GALLOC_OPTIONS (comma-separated, parsed without malloc; unknown ones warn and are ignored):
+ *   verify_on_free=0|1   ga_verify_span after every free (serialises the heap: debugging)
+ *   junk=0|1             new memory reads 0xa5 unless zeroed; freed slots 0xdf at sweep
+ *   stats=0|1            malloc_stats report on stderr at exit
+ *   scavenge=background|inline|off   how free memory goes back to the OS
+ *   retain=SIZE          free bytes the scavenger keeps (default 2M)
+ *   scavenge_start=SIZE  peak RSS before scavenging starts (default 32M; 0: at once)
+ *   scavenge_period=MS   the background scavenger's period (default 150)
+ *   aslr=0|1             randomised heap base (default 1)
  */
 #include "galloc.h"
 
@@ -94,6 +118,7 @@ static struct {
     size_t fast_cap;              /* lim_* once nothing needs the slow path */
     ga_cache *fallback;           /* guarded by fb_lock */
     pthread_key_t key;
+    bool have_key;
     _Atomic int scav;             /* SCAV_* */
     _Atomic bool atfork_done;
 } S;
@@ -106,11 +131,15 @@ static pthread_mutex_t dbg_lock = PTHREAD_MUTEX_INITIALIZER;   /* verify mode: s
 
 /* ---- per-thread state ------------------------------------------------------------- */
 enum { T_NONE = 0, T_INIT = 1, T_ACTIVE = 2, T_DEAD = 3 };
-static GA_TLS ga_cache *t_cache;
-static GA_TLS unsigned char t_state;
-static GA_TLS unsigned t_nfree;
-static GA_TLS size_t t_large;
-static GA_TLS const char *t_err_what;
+/* One block, so every access is one TLS offset from the thread pointer. */
+static GA_TLS struct {
+    ga_cache *cache;          /* the thread's cache; NULL: none (yet, or any more) */
+    const char *op;           /* the call being served, named by misuse reports; NULL: none */
+    const char *err_what;     /* the core's detail for the report being made */
+    size_t large;             /* large bytes allocated since the last scavenger check */
+    unsigned nfree;           /* frees, counted while the scavenger is not running */
+    unsigned char state;      /* T_* */
+} T;
 
 /* ---- small output helpers (no malloc, no stdio) ------------------------------------ */
 typedef struct { char b[512]; size_t n; } line_t;
@@ -154,11 +183,16 @@ static void l_write(line_t *l)
 
 static bool in_reserved(const void *p);
 
-/* The heap's error hook: remember the core's detail for the report that follows. */
+static GA_COLD void misuse(ga_status st, const void *p, const char *op);
+
+/* The heap's error hook: report and stop. Called from inside ga_free / ga_free_local
+ * (T.op names the call), or while sweeping finds a double free split between the owning
+ * thread and another one (no call to name). */
 static void on_misuse(void *ctx, ga_status st, const void *p, const char *what)
 {
-    (void)ctx; (void)st; (void)p;
-    t_err_what = what;
+    (void)ctx;
+    T.err_what = what;
+    misuse(st, p, T.op ? T.op : "found while sweeping");
 }
 
 /* One line naming the problem and the pointer, then abort(). */
@@ -169,7 +203,7 @@ static GA_COLD void misuse(ga_status st, const void *p, const char *op)
     bool re = op[0] == 'r';     /* realloc, reallocarray */
     if (st == GA_ERR_NOT_OWNED && in_reserved(p)) {
         st = GA_ERR_DOUBLE_FREE;    /* galloc's memory, in a span already given back */
-        t_err_what = "the block's span was already freed";
+        T.err_what = "the block's span was already freed";
     }
     switch (st) {
     case GA_ERR_DOUBLE_FREE: l_str(&l, re ? "realloc of a freed block " : "double free of "); break;
@@ -182,7 +216,7 @@ static GA_COLD void misuse(ga_status st, const void *p, const char *op)
     l_str(&l, " (");
     l_str(&l, op);
     l_str(&l, ")");
-    if (t_err_what) { l_str(&l, ": "); l_str(&l, t_err_what); }
+    if (T.err_what) { l_str(&l, ": "); l_str(&l, T.err_what); }
     l_str(&l, "\n");
     l_write(&l);
     abort();
@@ -452,10 +486,14 @@ static GA_NOINLINE ga_heap *heap_init(void)
     if (!h) { pthread_mutex_unlock(&init_lock); return NULL; }
     ga_set_error_handler(h, on_misuse, NULL);
     S.fallback = ga_cache_new(h);
-    if (!S.fallback || pthread_key_create(&S.key, thread_cache_dtor) != 0) {
+    if (!S.fallback) {
+        ga_heap_destroy(h);
         pthread_mutex_unlock(&init_lock);
-        return NULL;   /* the heap stays allocated: a later call retries nothing */
+        return NULL;   /* out of memory: the next call tries again */
     }
+    /* Without a key (all taken) thread caches still work; they are just not given back
+     * at thread exit. */
+    S.have_key = pthread_key_create(&S.key, thread_cache_dtor) == 0;
     atomic_store(&S.scav, S.mode);
     atomic_store(&N.noted, S.mode == SCAV_OFF ? 1 : 0);
     atomic_store_explicit(&G.slow_free, S.verify, memory_order_relaxed);
@@ -483,15 +521,15 @@ GA_EXPORT ga_heap *ga_malloc_heap(void) { return heap_get(); }
  * cache is being set up further up this thread's stack, or was already given back). */
 static GA_NOINLINE ga_cache *thread_cache(ga_heap *h)
 {
-    ga_cache *c = t_cache;
+    ga_cache *c = T.cache;
     if (c) return c;
-    if (t_state != T_NONE) return NULL;
-    t_state = T_INIT;
+    if (T.state != T_NONE) return NULL;
+    T.state = T_INIT;
     c = ga_cache_new(h);
-    if (!c) { t_state = T_NONE; return NULL; }
-    t_cache = c;
-    pthread_setspecific(S.key, c);    /* may allocate (keys >= 32): served by the fallback */
-    t_state = T_ACTIVE;
+    if (!c) { T.state = T_NONE; return NULL; }
+    T.cache = c;
+    if (S.have_key) pthread_setspecific(S.key, c);   /* may allocate (keys >= 32) */
+    T.state = T_ACTIVE;
     return c;
 }
 
@@ -499,8 +537,8 @@ static void thread_cache_dtor(void *v)
 {
     ga_cache *c = v;
     if (!c) return;
-    if (t_cache == c) t_cache = NULL;
-    t_state = T_DEAD;                  /* later calls on this thread use the fallback */
+    if (T.cache == c) T.cache = NULL;
+    T.state = T_DEAD;                  /* later calls on this thread use the fallback */
     if (S.verify) pthread_mutex_lock(&dbg_lock);
     ga_cache_destroy(c);
     if (S.verify) pthread_mutex_unlock(&dbg_lock);
@@ -572,7 +610,7 @@ static void *scavenger_main(void *arg)
 static GA_NOINLINE void scavenger_start(ga_heap *h)
 {
     int sc = atomic_load(&S.scav);
-    if ((sc != SCAV_IDLE && sc != SCAV_WANTED) || t_state != T_ACTIVE) return;
+    if ((sc != SCAV_IDLE && sc != SCAV_WANTED) || T.state != T_ACTIVE) return;
     if (!atomic_compare_exchange_strong(&S.scav, &sc, SCAV_STARTING)) return;
     int saved = errno;
     sigset_t all, old;
@@ -619,7 +657,7 @@ static GA_NOINLINE void free_note(ga_heap *h)
         atomic_store_explicit(&N.noted, 1, memory_order_relaxed);
         return;
     }
-    if ((++t_nfree & FREE_TICK_MASK) != 0) return;
+    if ((++T.nfree & FREE_TICK_MASK) != 0) return;
     if (sc == SCAV_IDLE) {
         if (!big_enough()) return;
         if (atomic_compare_exchange_strong(&S.scav, &sc, SCAV_WANTED)) set_fast_limits();
@@ -670,15 +708,15 @@ static GA_NOINLINE void *alloc_slow(size_t n, size_t align, unsigned flags)
     if (GA_UNLIKELY(!p)) return NULL;
     if (S.junk && !(flags & GA_ZERO)) memset(p, 0xa5, n);
     if (sc == SCAV_IDLE && (n > SMALL_CUTOFF || align > 4096)) {
-        t_large += n + align;
-        if (t_large >= LARGE_TICK) { t_large = 0; if (c) scavenger_check_alloc(h); }
+        T.large += n + align;
+        if (T.large >= LARGE_TICK) { T.large = 0; if (c) scavenger_check_alloc(h); }
     }
     return p;
 }
 
 static inline void *do_malloc(size_t n)
 {
-    ga_cache *c = t_cache;
+    ga_cache *c = T.cache;
     if (GA_LIKELY(c != NULL) && GA_LIKELY(n <= atomic_load_explicit(&G.lim_malloc, memory_order_relaxed)))
         return ga_alloc(c, fix_small(n), 0, MFLAGS);
     return alloc_slow(n, 0, MFLAGS);
@@ -688,30 +726,34 @@ static inline void *do_calloc(size_t a, size_t b)
 {
     size_t n;
     if (GA_UNLIKELY(__builtin_mul_overflow(a, b, &n))) { errno = ENOMEM; return NULL; }
-    ga_cache *c = t_cache;
+    ga_cache *c = T.cache;
     if (GA_LIKELY(c != NULL) && GA_LIKELY(n <= atomic_load_explicit(&G.lim_calloc, memory_order_relaxed)))
         return ga_alloc(c, fix_small(n), 0, MFLAGS | GA_ZERO);
     return alloc_slow(n, 0, MFLAGS | GA_ZERO);
 }
 
 /* ---- free ------------------------------------------------------------------------------- */
+
+/* Everything but the common case: no heap yet (nothing can be ours), no thread cache (being
+ * set up, or already given back at thread exit), verify_on_free. */
 static GA_NOINLINE void free_slow(void *p, const char *op)
 {
     ga_heap *h = atomic_load_explicit(&G.heap, memory_order_acquire);
-    if (!h) { t_err_what = "no allocation was ever made"; misuse(GA_ERR_NOT_OWNED, p, op); }
+    if (!h) { T.err_what = "no allocation was ever made"; misuse(GA_ERR_NOT_OWNED, p, op); }
     int saved = errno;
-    pthread_mutex_lock(&dbg_lock);
+    bool verify = atomic_load_explicit(&G.slow_free, memory_order_relaxed);
+    if (verify) pthread_mutex_lock(&dbg_lock);
+    T.op = op;
     ga_status st = ga_free(h, p);
-    if (st != GA_OK) { pthread_mutex_unlock(&dbg_lock); misuse(st, p, op); }
-    ga_object_info info;
-    if (ga_lookup(h, p, &info) != GA_ERR_NOT_OWNED) {
+    T.op = NULL;
+    if (st != GA_OK) misuse(st, p, op);
+    if (verify) {
+        ga_object_info info;
         ga_report r;
-        if (ga_verify_span(h, p, &r) != 0) {
-            pthread_mutex_unlock(&dbg_lock);
+        if (ga_lookup(h, p, &info) != GA_ERR_NOT_OWNED && ga_verify_span(h, p, &r) != 0)
             fatal("heap corruption found by verify_on_free after freeing", p, r.message);
-        }
+        pthread_mutex_unlock(&dbg_lock);
     }
-    pthread_mutex_unlock(&dbg_lock);
     if (!atomic_load_explicit(&N.noted, memory_order_relaxed)) free_note(h);
     errno = saved;
 }
@@ -719,14 +761,20 @@ static GA_NOINLINE void free_slow(void *p, const char *op)
 static inline void do_free(void *p, const char *op)
 {
     if (GA_UNLIKELY(p == NULL)) return;
-    ga_heap *h = atomic_load_explicit(&G.heap, memory_order_acquire);
-    if (GA_UNLIKELY(h == NULL || atomic_load_explicit(&G.slow_free, memory_order_relaxed))) {
+    ga_cache *c = T.cache;
+    if (GA_UNLIKELY(c == NULL || atomic_load_explicit(&G.slow_free, memory_order_relaxed))) {
         free_slow(p, op);
         return;
     }
-    ga_status st = ga_free(h, p);
+    /* ga_free, not ga_free_local: ga_lookup (realloc's check that the block is still
+     * allocated, malloc_usable_size) does not see frees recorded in a span's owner-only
+     * bitmap, so realloc of a block the owner just freed would go unnoticed. */
+    T.op = op;
+    ga_status st = ga_free(atomic_load_explicit(&G.heap, memory_order_relaxed), p);
+    T.op = NULL;
     if (GA_UNLIKELY(st != GA_OK)) misuse(st, p, op);
-    if (GA_UNLIKELY(!atomic_load_explicit(&N.noted, memory_order_relaxed))) free_note(h);
+    if (GA_UNLIKELY(!atomic_load_explicit(&N.noted, memory_order_relaxed)))
+        free_note(atomic_load_explicit(&G.heap, memory_order_relaxed));
 }
 
 /* ---- realloc ----------------------------------------------------------------------------- */
@@ -735,12 +783,12 @@ static void *do_realloc(void *p, size_t n, const char *op)
     if (p == NULL) return do_malloc(n);
     if (n == 0) { do_free(p, op); return NULL; }    /* glibc: frees, returns NULL */
     ga_heap *h = atomic_load_explicit(&G.heap, memory_order_acquire);
-    if (!h) { t_err_what = "no allocation was ever made"; misuse(GA_ERR_NOT_OWNED, p, op); }
+    if (!h) { T.err_what = "no allocation was ever made"; misuse(GA_ERR_NOT_OWNED, p, op); }
     ga_object_info info;
     ga_status st = ga_lookup(h, p, &info);
-    if (st != GA_OK) { t_err_what = NULL; misuse(st, p, op); }
-    if (!info.allocated) { t_err_what = "the block is not allocated (freed or pending free)"; misuse(GA_ERR_DOUBLE_FREE, p, op); }
-    if (info.tiny) { t_err_what = NULL; misuse(GA_ERR_TINY, p, op); }
+    if (st != GA_OK) { T.err_what = NULL; misuse(st, p, op); }
+    if (!info.allocated) { T.err_what = "the block is not allocated (freed or pending free)"; misuse(GA_ERR_DOUBLE_FREE, p, op); }
+    if (info.tiny) { T.err_what = NULL; misuse(GA_ERR_TINY, p, op); }
     size_t usable = info.usable;
     /* Keep the block when it fits and would not waste more than half of it. */
     if (n <= usable && (n > usable / 2 || usable <= 64)) return p;
@@ -850,7 +898,7 @@ GA_EXPORT int malloc_trim(size_t pad)
     if (!h) return 0;
     int saved = errno;
     if (S.verify) pthread_mutex_lock(&dbg_lock);
-    if (t_cache) ga_cache_release(t_cache);
+    if (T.cache) ga_cache_release(T.cache);
     ga_sweep(h, SIZE_MAX);
     size_t released = ga_scavenge(h, SIZE_MAX);
     if (S.verify) pthread_mutex_unlock(&dbg_lock);

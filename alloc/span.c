@@ -138,10 +138,23 @@ unsigned ga_span_sweep_bits(ga_heap *h, ga_mspan *s, bool use_marks)
         live &= ~consumed;
         uint64_t dead = allocated & ~live;
         if (dead && s->tinyBits) s->tinyBits[w] &= ~dead;
+#ifdef GA_ANNOTATING
+        /* objects that died by not being marked were never announced as freed */
+        for (uint64_t d = dead & ~consumed; d; d &= d - 1) {
+            unsigned i = lo + (unsigned)__builtin_ctzll(d);
+            uintptr_t slot = s->startAddr + (uintptr_t)i * s->elemsize;
+            bool header = !ga_spanclass_noscan(s->spanclass) && s->elemsize > GA_MIN_SIZE_FOR_HEADER && s->divMul;
+            GA_ON_FREE(h, (void *)(slot + (header ? GA_MALLOC_HEADER : 0)), s->elemsize - (header ? GA_MALLOC_HEADER : 0));
+            GA_ASAN_POISON((void *)slot, s->elemsize);
+        }
+#endif
         if (dead && h->opt.poison_free) {
             for (uint64_t d = dead; d; d &= d - 1) {
                 unsigned i = lo + (unsigned)__builtin_ctzll(d);
-                memset((void *)(s->startAddr + (uintptr_t)i * s->elemsize), 0xdf, s->elemsize);
+                void *slot = (void *)(s->startAddr + (uintptr_t)i * s->elemsize);
+                GA_OPEN(h, slot, s->elemsize);
+                memset(slot, 0xdf, s->elemsize);
+                GA_CLOSE(h, slot, s->elemsize);
             }
         }
         atomic_store_explicit(&s->allocBits[w], live, memory_order_relaxed);

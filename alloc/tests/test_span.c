@@ -9,7 +9,7 @@
 
 typedef struct {
     ga_mspan s;
-    uint64_t bits[4 * GA_MAX_BITMAP_WORDS];
+    uint64_t bits[5 * GA_MAX_BITMAP_WORDS];
 } test_span;
 
 static void make_span(test_span *t, unsigned nelems, size_t elemsize, const uint64_t *alloc)
@@ -24,6 +24,7 @@ static void make_span(test_span *t, unsigned nelems, size_t elemsize, const uint
     s->allocBits = (_Atomic uint64_t *)t->bits;
     s->gcmarkBits = t->bits + s->nwords;
     s->freedBits = (_Atomic uint64_t *)(t->bits + 2 * s->nwords);
+    s->ownerFreedBits = t->bits + 4 * s->nwords;
     s->spanclass = 3;
     for (unsigned w = 0; w < s->nwords && alloc; w++) t->bits[w] = alloc[w];
     s->allocCache = ~t->bits[0];

@@ -788,6 +788,7 @@ static void mu_free_interior(void) { char *p = malloc(64); announce(p + 16); fre
 static void mu_free_misaligned(void) { char *p = malloc(64); announce(p + 1); free(launder(p + 1)); }
 static void mu_free_interior_large(void) { char *p = malloc(1 << 20); announce(p + 8192); free(launder(p + 8192)); }
 static void mu_realloc_freed(void) { void *p = malloc(100); announce(p); free(p); void *q = realloc(launder(p), 200); (void)q; }
+static void mu_realloc_freed_in_place(void) { void *p = malloc(100); announce(p); free(p); void *q = realloc(launder(p), 90); (void)q; }
 static void mu_realloc_freed_large(void) { void *p = malloc(1 << 20); announce(p); free(p); void *q = realloc(launder(p), 200); (void)q; }
 static void mu_realloc_stack(void) { char buf[64]; void *p = launder(buf); announce(p); void *q = realloc(p, 10); (void)q; }
 static void *free_in_thread(void *p) { free(p); return NULL; }
@@ -852,6 +853,7 @@ static void group_misuse(void)
     run_misuse("free of a misaligned pointer", mu_free_misaligned, "misaligned", "(free)");
     run_misuse("free inside a large object", mu_free_interior_large, "interior", "(free)");
     run_misuse("realloc of a freed block", mu_realloc_freed, "realloc of a freed block", "(realloc)");
+    run_misuse("realloc of a freed block that would fit", mu_realloc_freed_in_place, "realloc of a freed block", "(realloc)");
     run_misuse("realloc of a freed large block", mu_realloc_freed_large, "realloc of a freed block", "(realloc)");
     run_misuse("realloc of a stack pointer", mu_realloc_stack, "not allocated by galloc", "(realloc)");
 }

@@ -13,12 +13,8 @@ skip() { echo "$workload: skipped ($1)"; exit 77; }
 need() { command -v "$1" >/dev/null 2>&1 || skip "$1 is not installed"; }
 
 [ -f "$lib" ] || { echo "$workload: $lib missing"; echo "0 passed, 1 failed"; exit 1; }
-lib=$(realpath "$lib") runprog=$(realpath "$runprog") src=$(realpath "$src")
-# The library must really be in effect: it reports its heap at exit with stats=1.
-probe=$(LD_PRELOAD=$lib GALLOC_OPTIONS=stats=1 bash -c "exit 0" 2>&1)
-if [[ $probe != *"galloc heap:"* ]]; then
-  echo "$workload: LD_PRELOAD=$lib is not in effect"; echo "0 passed, 1 failed"; exit 1
-fi
+abspath() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+lib=$(abspath "$lib") runprog=$(abspath "$runprog") src=$(abspath "$src")
 work=$(mktemp -d "${TMPDIR:-/tmp}/galloc-preload.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 export LC_ALL=C TZ=UTC PYTHONHASHSEED=0 HOME=$work/home
@@ -91,12 +87,18 @@ gcc)
 *) echo "unknown workload $workload"; echo "0 passed, 1 failed"; exit 1 ;;
 esac
 
+# The library must really be in effect: it reports its heap at exit with stats=1.
+probe=$(LD_PRELOAD=$lib GALLOC_OPTIONS=stats=1 "$BASH" -c "exit 0" 2>&1)
+if [[ $probe != *"galloc heap:"* ]]; then
+  echo "$workload: LD_PRELOAD=$lib is not in effect"; echo "0 passed, 1 failed"; exit 1
+fi
+
 fail=0
 declare -A wall cpu rss status
 for mode in glibc galloc; do
   pre=(); [ $mode = galloc ] && pre=(--preload "$lib")
   export XZOUT=$work/$mode.xz REPO=$work/repo-$mode OBJ=$work/$mode.o
-  read -r wall[$mode] cpu[$mode] rss[$mode] status[$mode] < <("$runprog" run "${pre[@]}" "$work/$mode.out" bash -c "$script" 2> >(sed "s/^/[$mode] /" >&2))
+  read -r wall[$mode] cpu[$mode] rss[$mode] status[$mode] < <("$runprog" run "${pre[@]}" "$work/$mode.out" "$BASH" -c "$script" 2> >(sed "s/^/[$mode] /" >&2))
   if [ -z "${status[$mode]:-}" ]; then echo "$workload: $mode run did not report"; fail=1; fi
 done
 printf '%s: glibc %6.2f s wall %6.2f s cpu %7d KiB | galloc %6.2f s wall %6.2f s cpu %7d KiB | stdout %d bytes\n' \

@@ -117,7 +117,13 @@ __attribute__((noinline)) static ga_status free_slow(ga_heap *h, void *p)
     uintptr_t slot = 0;
     bool header = false;
     ga_status st = resolve(h, p, &s, &i, &slot, &header);
-    if (st == GA_ERR_NOT_OWNED) return misuse(h, st, p, "free of a pointer the heap does not own");
+    if (st == GA_ERR_NOT_OWNED) {
+        /* A page that once belonged to a span (stale spans[] entry) but is free now:
+         * the object was freed and its span went back to the heap. */
+        if (ga_span_of(h, (uintptr_t)p) != NULL)
+            return misuse(h, GA_ERR_DOUBLE_FREE, p, "double free or dangling pointer (its span was already freed)");
+        return misuse(h, st, p, "free of a pointer the heap does not own");
+    }
     if (s->tinyBits && (uintptr_t)p < s->limit && ga_bit(s->tinyBits, i))
         return misuse(h, GA_ERR_TINY, p, "free of a tiny-allocator object (only a GC cycle reclaims it)");
     if (st == GA_ERR_INTERIOR) return misuse(h, st, p, "free of a pointer that is not the start of an object");
@@ -157,7 +163,8 @@ ga_status ga_lookup(ga_heap *h, const void *p, ga_object_info *info)
     info->object = slot + (header ? GA_MALLOC_HEADER : 0);
     info->usable = s->elemsize - (header ? GA_MALLOC_HEADER : 0);
     info->tiny = s->tinyBits && ga_bit(s->tinyBits, i);
-    info->allocated = ga_span_slot_allocated(s, i) && !ga_abit(s->freedBits, i);
+    info->allocated = ga_span_slot_allocated(s, i) && !ga_abit(s->freedBits, i) &&
+                      !((__atomic_load_n(&s->ownerFreedBits[i >> 6], __ATOMIC_RELAXED) >> (i & 63)) & 1);
     return st;
 }
 

@@ -221,6 +221,11 @@ void ga_dump(ga_heap *h, FILE *out);
 typedef void (*ga_error_fn)(void *ctx, ga_status st, const void *p, const char *what);
 void ga_set_error_handler(ga_heap *h, ga_error_fn fn, void *ctx);
 
+/* ---- libgalloc ------------------------------------------------------------------------
+ * In a process running on libgalloc (LD_PRELOAD or libgalloc.a), the process-wide heap
+ * behind malloc/free (created on first use). Not defined by galloc_core alone. */
+ga_heap *ga_malloc_heap(void);
+
 #ifdef __cplusplus
 }
 #endif

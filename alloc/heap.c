@@ -122,8 +122,9 @@ static uintptr_t sys_alloc(ga_heap *h, size_t n, size_t *got)
             return want;
         }
         if (p) h->os->release(h->os->ctx, p, n);
-        if (errno == ENOMEM && !p && h->os != ga_os_default()) {
-            /* an injected failure: report it rather than silently trying elsewhere */
+        if (!p && errno == ENOMEM) {
+            /* out of memory (or an injected failure), not a taken address: report it
+             * rather than silently trying elsewhere */
             return 0;
         }
         h->arenaHints = hint->next;
@@ -310,6 +311,15 @@ ga_mspan *ga_heap_alloc_span(ga_heap *h, ga_mcache *c, size_t npages, ga_spancla
     }
     if (!base) {
         base = pa_alloc(h->pages, need, &scav);
+        if (!base && !atomic_load(&h->marking)) {
+            /* Reclaim before growing (as Go's mheap.reclaim): spans waiting to be swept
+             * may be empty and give pages back. Sweeping takes central locks, which
+             * come before the heap lock. */
+            pthread_mutex_unlock(&h->lock);
+            size_t swept = ga_sweep(h, SIZE_MAX);
+            pthread_mutex_lock(&h->lock);
+            if (swept) base = pa_alloc(h->pages, need, &scav);
+        }
         if (!base) {
             if (!heap_grow(h, need)) { pthread_mutex_unlock(&h->lock); errno = ENOMEM; return NULL; }
             base = pa_alloc(h->pages, need, &scav);

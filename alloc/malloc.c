@@ -766,11 +766,10 @@ static inline void do_free(void *p, const char *op)
         free_slow(p, op);
         return;
     }
-    /* ga_free, not ga_free_local: ga_lookup (realloc's check that the block is still
-     * allocated, malloc_usable_size) does not see frees recorded in a span's owner-only
-     * bitmap, so realloc of a block the owner just freed would go unnoticed. */
+    /* The owner path: objects in spans this thread's cache holds are freed without
+     * atomics; anything else falls through to ga_free inside ga_free_local. */
     T.op = op;
-    ga_status st = ga_free(atomic_load_explicit(&G.heap, memory_order_relaxed), p);
+    ga_status st = ga_free_local(c, p);
     T.op = NULL;
     if (GA_UNLIKELY(st != GA_OK)) misuse(st, p, op);
     if (GA_UNLIKELY(!atomic_load_explicit(&N.noted, memory_order_relaxed)))

@@ -58,7 +58,7 @@ ga_status ga_free(ga_heap *h, void *p)
     ga_mspan *s;
     if (__builtin_expect(idx < GA_ARENA_L2_ENTRIES && (ha = h->arenas[idx]) != NULL &&
                          (s = ha->spans[(a / GA_PAGE_SIZE) % GA_PAGES_PER_ARENA]) != NULL, 1) &&
-        __builtin_expect(s->fastFree && atomic_load_explicit(&s->state, memory_order_acquire) == GA_SPAN_INUSE &&
+        __builtin_expect(__atomic_load_n(&s->fastFree, __ATOMIC_RELAXED) && atomic_load_explicit(&s->state, memory_order_acquire) == GA_SPAN_INUSE &&
                          a >= s->startAddr && a < s->limit, 1)) {
         unsigned i = ga_divide_by_elemsize((uint32_t)(a - s->startAddr), s->divMul);
         if (__builtin_expect(s->startAddr + (uintptr_t)i * s->elemsize == a && ga_span_slot_allocated(s, i), 1)) {

@@ -266,8 +266,8 @@ static bool init_span(ga_heap *h, ga_mspan *s, ga_spanclass spc, uintptr_t base,
     atomic_store_explicit(&s->freeindex, 0, memory_order_relaxed);
     s->allocCache = ~0ull;
     s->limit = base + s->elemsize * s->nelems;
-    s->fastFree = c != 0 && spc != GA_TINY_SPAN_CLASS &&
-                  (ga_spanclass_noscan(spc) || s->elemsize <= GA_MIN_SIZE_FOR_HEADER);
+    /* class-5 spans lose fastFree when the tiny allocator first takes a block in them */
+    s->fastFree = c != 0 && (ga_spanclass_noscan(spc) || s->elemsize <= GA_MIN_SIZE_FOR_HEADER);
     GA_OPEN(h, (void *)base, npages * GA_PAGE_SIZE);
     if (ga_span_has_inline_marks(h, s)) {
         uint8_t *tr = ga_span_trailer(s);

@@ -330,7 +330,7 @@ static inline uintptr_t ga_span_next_free_fast(ga_mspan *s)
     uint32_t r = fi + t;
     if (r >= s->nelems) return 0;
     if ((r + 1) % 64 == 0 && r + 1 != s->nelems) return 0;
-    s->allocCache = (t == 63) ? 0 : cache >> (t + 1);
+    s->allocCache = (cache >> t) >> 1;      /* two shifts: t + 1 may be 64 */
     atomic_store_explicit(&s->freeindex, r + 1, memory_order_relaxed);
     s->allocCount++;
     return s->startAddr + (uintptr_t)r * s->elemsize;

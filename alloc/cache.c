@@ -231,7 +231,8 @@ static void *alloc_slow(ga_mcache *c, size_t size, size_t align, unsigned flags)
 void *ga_alloc(ga_cache *cc, size_t size, size_t align, unsigned flags)
 {
     ga_mcache *c = impl(cc);
-    if (__builtin_expect(align <= 8 && size - 1 < GA_SMALL_CUTOFF && (flags & (GA_NOSCAN | GA_ZERO)) == GA_NOSCAN &&
+    /* 0x117: bits 0, 1, 2, 4 and 8 — the alignments the fast path honours by class */
+    if (__builtin_expect(align <= 8 && ((0x117u >> align) & 1) && size - 1 < GA_SMALL_CUTOFF && (flags & (GA_NOSCAN | GA_ZERO)) == GA_NOSCAN &&
                          (size >= GA_TINY_SIZE || (flags & GA_NOTINY) || align > 1), 1)) {
         unsigned cls = ga_size_to_class(size);
         uintptr_t v = ga_span_next_free_fast(c->alloc[ga_make_spanclass(cls, true)]);

@@ -342,12 +342,21 @@ ga_mspan *ga_heap_alloc_span(ga_heap *h, ga_mcache *c, size_t npages, ga_spancla
     }
     size_t nbytes = npages * GA_PAGE_SIZE;
     if (scav && h->os->used(h->os->ctx, (void *)run, need * GA_PAGE_SIZE) != 0) {
-        /* Prepared -> Ready refused: the span must not be handed out. Its pages go
-         * back as released (scavenged) pages, so the next user asks the OS again;
-         * the trimmed head and tail of an aligned run are already free. */
-        pa_free_scavenged(h->pages, base, npages);
-        h->heapReleased = h->heapReleased - scav + nbytes;
-        h->heapFree = h->heapFree + scav - nbytes;
+        /* Prepared -> Ready refused: the span must not be handed out. Release the
+         * whole span (some of its pages were Ready and dirty) and give it back as
+         * scavenged pages, so the next user asks the OS again and gets zeroed memory;
+         * the trimmed head and tail of an aligned run are already free. If even the
+         * release fails, the pages go back dirty (they will be zeroed on reuse). */
+        if (h->os->unused(h->os->ctx, (void *)base, nbytes) == 0) {
+            pa_free_scavenged(h->pages, base, npages);
+            h->heapReleased = h->heapReleased - scav + nbytes;
+            h->heapFree = h->heapFree + scav - nbytes;
+        } else {
+            pa_free(h->pages, base, npages);
+            h->heapReleased -= scav;
+            h->heapFree += scav;
+            alloc_needs_zero(h, base, npages);   /* mark the range used: zero it next time */
+        }
         pthread_mutex_unlock(&h->lock);
         errno = ENOMEM;
         return NULL;

@@ -346,17 +346,16 @@ ga_mspan *ga_heap_alloc_span(ga_heap *h, ga_mcache *c, size_t npages, ga_spancla
          * whole span (some of its pages were Ready and dirty) and give it back as
          * scavenged pages, so the next user asks the OS again and gets zeroed memory;
          * the trimmed head and tail of an aligned run are already free. If even the
-         * release fails, the pages go back dirty (they will be zeroed on reuse). */
-        if (h->os->unused(h->os->ctx, (void *)base, nbytes) == 0) {
-            pa_free_scavenged(h->pages, base, npages);
-            h->heapReleased = h->heapReleased - scav + nbytes;
-            h->heapFree = h->heapFree + scav - nbytes;
-        } else {
-            pa_free(h->pages, base, npages);
-            h->heapReleased -= scav;
-            h->heapFree += scav;
-            alloc_needs_zero(h, base, npages);   /* mark the range used: zero it next time */
+         * release fails, zero the span by hand: the pages still count as released, so
+         * the next user asks for them with `used` again and finds zeroes. */
+        if (h->os->unused(h->os->ctx, (void *)base, nbytes) != 0) {
+            GA_OPEN(h, (void *)base, nbytes);
+            memset((void *)base, 0, nbytes);
+            GA_CLOSE(h, (void *)base, nbytes);
         }
+        pa_free_scavenged(h->pages, base, npages);
+        h->heapReleased = h->heapReleased - scav + nbytes;
+        h->heapFree = h->heapFree + scav - nbytes;
         pthread_mutex_unlock(&h->lock);
         errno = ENOMEM;
         return NULL;

@@ -483,8 +483,12 @@ void ga_heap_destroy(ga_heap *h)
 {
     if (!h) return;
     const ga_os *os = h->os;
-    for (size_t i = 0; i < h->nregions; i++)
+    for (size_t i = 0; i < h->nregions; i++) {
+        /* ASan keeps shadow poison across munmap; the next heap at these fixed
+         * addresses must not inherit it. */
+        GA_ASAN_UNPOISON((void *)h->regions[i].base, h->regions[i].size);
         os->release(os->ctx, (void *)h->regions[i].base, h->regions[i].size);
+    }
     if (h->pages) pa_destroy(h->pages);
     if (h->arenas) os->free_meta(os->ctx, h->arenas, GA_ARENA_L2_ENTRIES * sizeof(ga_heaparena *));
     pthread_mutex_destroy(&h->lock);

@@ -145,7 +145,7 @@ unsigned ga_span_sweep_bits(ga_heap *h, ga_mspan *s, bool use_marks)
             uintptr_t slot = s->startAddr + (uintptr_t)i * s->elemsize;
             bool header = !ga_spanclass_noscan(s->spanclass) && s->elemsize > GA_MIN_SIZE_FOR_HEADER && s->divMul;
             GA_ON_FREE(h, (void *)(slot + (header ? GA_MALLOC_HEADER : 0)), s->elemsize - (header ? GA_MALLOC_HEADER : 0));
-            GA_ASAN_POISON((void *)slot, s->elemsize);
+            if (!h->opt.no_poison) GA_ASAN_POISON((void *)slot, s->elemsize);
         }
 #endif
         if (dead && h->opt.poison_free) {

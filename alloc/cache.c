@@ -179,7 +179,7 @@ static void *alloc_tiny(ga_mcache *c, size_t size)
     GA_VG_NOACCESS((void *)v, GA_TINY_SIZE);
     GA_ON_ALLOC(c->heap, (void *)v, GA_TINY_SIZE, 1);   /* one announced block holds many objects */
     unsigned i = ga_span_obj_index(s, v);
-    s->tinyBits[i >> 6] |= 1ull << (i & 63);
+    __atomic_store_n(&s->tinyBits[i >> 6], s->tinyBits[i >> 6] | (1ull << (i & 63)), __ATOMIC_RELAXED);
     __atomic_store_n(&s->fastFree, 0, __ATOMIC_RELAXED);   /* frees here must now check tinyBits */
     if (size < c->tinyoffset || c->tiny == 0) {
         c->tiny = v;

@@ -124,7 +124,7 @@ __attribute__((noinline)) static ga_status free_slow(ga_heap *h, void *p)
             return misuse(h, GA_ERR_DOUBLE_FREE, p, "double free or dangling pointer (its span was already freed)");
         return misuse(h, st, p, "free of a pointer the heap does not own");
     }
-    if (s->tinyBits && (uintptr_t)p < s->limit && ga_bit(s->tinyBits, i))
+    if (s->tinyBits && (uintptr_t)p < s->limit && ga_tiny_bit(s->tinyBits, i))
         return misuse(h, GA_ERR_TINY, p, "free of a tiny-allocator object (only a GC cycle reclaims it)");
     if (st == GA_ERR_INTERIOR) return misuse(h, st, p, "free of a pointer that is not the start of an object");
     if (!ga_span_slot_allocated(s, i))
@@ -162,7 +162,7 @@ ga_status ga_lookup(ga_heap *h, const void *p, ga_object_info *info)
     info->slot_index = i;
     info->object = slot + (header ? GA_MALLOC_HEADER : 0);
     info->usable = s->elemsize - (header ? GA_MALLOC_HEADER : 0);
-    info->tiny = s->tinyBits && ga_bit(s->tinyBits, i);
+    info->tiny = s->tinyBits && ga_tiny_bit(s->tinyBits, i);
     info->allocated = ga_span_slot_allocated(s, i) && !ga_abit(s->freedBits, i) &&
                       !((__atomic_load_n(&s->ownerFreedBits[i >> 6], __ATOMIC_RELAXED) >> (i & 63)) & 1);
     return st;

@@ -246,6 +246,12 @@ static inline unsigned ga_span_obj_index(const ga_mspan *s, uintptr_t p)
     return ga_divide_by_elemsize((uint32_t)(p - s->startAddr), s->divMul);
 }
 static inline bool ga_bit(const uint64_t *w, unsigned i) { return (w[i >> 6] >> (i & 63)) & 1; }
+/* tinyBits: written by whoever owns the span's allocation state (its cache's thread, or
+ * the sweeper), read by any thread validating a free: relaxed atomics. */
+static inline bool ga_tiny_bit(uint64_t *w, unsigned i)
+{
+    return (__atomic_load_n(&w[i >> 6], __ATOMIC_RELAXED) >> (i & 63)) & 1;
+}
 static inline bool ga_abit(_Atomic uint64_t *w, unsigned i)
 {
     return (atomic_load_explicit(&w[i >> 6], memory_order_relaxed) >> (i & 63)) & 1;

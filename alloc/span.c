@@ -137,7 +137,8 @@ unsigned ga_span_sweep_bits(ga_heap *h, ga_mspan *s, bool use_marks)
         }
         live &= ~consumed;
         uint64_t dead = allocated & ~live;
-        if (dead && s->tinyBits) s->tinyBits[w] &= ~dead;
+        if (dead && s->tinyBits)
+            __atomic_store_n(&s->tinyBits[w], s->tinyBits[w] & ~dead, __ATOMIC_RELAXED);
 #ifdef GA_ANNOTATING
         /* objects that died by not being marked were never announced as freed */
         for (uint64_t d = dead & ~consumed; d; d &= d - 1) {

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# fuzz/bench.sh — executions per second of the fuzz targets.
+#   bash fuzz/bench.sh                 standalone drivers (release build, no instrumentation):
+#                                      fuzz_ops on synthetic inputs (empty, 1 op, 100 generated
+#                                      ops) under several executor settings, every target on
+#                                      its corpus; wall and CPU time (the machine may be shared)
+#   bash fuzz/bench.sh --engines [S]   also S seconds (default 30) of libFuzzer (ASan+UBSan,
+#                                      one process) and AFL++ (persistent, one instance) per
+#                                      target, from corpora/<target>, new inputs to a scratch dir
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+engines=0 esecs=30
+if [ "${1:-}" = --engines ]; then engines=1; esecs=${2:-30}; fi
+cmake --preset release >/dev/null && cmake --build --preset release >/dev/null || exit 2
+B=$ROOT/build/bin
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/empty" "$tmp/one" "$tmp/gen100"
+: >"$tmp/empty/empty"
+printf 'galloc-ops 1\nmalloc 24\n' | "$B/galloc-replay" --to-binary -o "$tmp/one/malloc24" /dev/stdin >/dev/null 2>&1 ||
+  { printf 'galloc-ops 1\nmalloc 24\n' >"$tmp/one.txt"; "$B/galloc-replay" --to-binary -o "$tmp/one/malloc24" "$tmp/one.txt" >/dev/null; }
+for s in $(seq 1 20); do
+  "$B/galloc-replay" --generate 100 --seed "$s" -o "$tmp/g.txt" && "$B/galloc-replay" --to-binary -o "$tmp/gen100/g$s" "$tmp/g.txt" >/dev/null
+done
+echo "== fuzz_ops, standalone release build (exec/s wall; exec per CPU second)"
+row() {  # label dir env...
+  local label=$1 dir=$2; shift 2
+  local r
+  r=$(env "$@" "$B/fuzz_ops" --bench 3 "$dir" 2>&1 | grep '^bench:')
+  printf '  %-44s %s\n' "$label" "$(sed -E 's/.*: ([0-9]+) exec\/s, ([0-9]+) exec per CPU second/\1 exec\/s, \2 per CPU-s/' <<<"$r")"
+}
+row "empty input (heap create + final check)" "$tmp/empty"
+row "1 op (malloc 24)" "$tmp/one"
+row "1 op, no glibc side" "$tmp/one" GALLOC_FUZZ_NO_DIFF=1
+row "100 generated ops, check every op, 64 MiB" "$tmp/gen100"
+row "100 generated ops, check every op, 4 MiB" "$tmp/gen100" GALLOC_FUZZ_BUDGET=4m
+row "100 generated ops, check every 16, 4 MiB" "$tmp/gen100" GALLOC_FUZZ_BUDGET=4m GALLOC_FUZZ_CHECK_EVERY=16
+row "100 generated ops, final check only, 4 MiB" "$tmp/gen100" GALLOC_FUZZ_BUDGET=4m GALLOC_FUZZ_CHECK_EVERY=0
+row "corpora/fuzz_ops, canonical (check every op)" "$ROOT/corpora/fuzz_ops"
+row "corpora/fuzz_ops, 4 MiB budget" "$ROOT/corpora/fuzz_ops" GALLOC_FUZZ_BUDGET=4m
+echo "== other targets on their corpora, standalone release build"
+for t in fuzz_span fuzz_pagealloc fuzz_text; do
+  printf '  %-44s %s\n' "$t" "$("$B/$t" --bench 3 "$ROOT/corpora/$t" 2>&1 | grep '^bench:' | sed -E 's/.*: ([0-9]+) exec\/s, ([0-9]+) exec per CPU second/\1 exec\/s, \2 per CPU-s/')"
+done
+echo "  (load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs)"
+
+((engines)) || exit 0
+echo "== engines, ${esecs} s each, one process, from corpora/<target>"
+cmake --preset fuzz >/dev/null && cmake --build --preset fuzz >/dev/null || exit 2
+have_afl=0
+if command -v afl-fuzz >/dev/null; then cmake --preset afl >/dev/null && cmake --build --preset afl >/dev/null && have_afl=1; fi
+for t in fuzz_ops fuzz_span fuzz_pagealloc fuzz_text; do
+  envs=()
+  [ "$t" = fuzz_ops ] && envs=(GALLOC_FUZZ_BUDGET=4m)
+  mkdir -p "$tmp/lf-$t"
+  dict=()
+  [ "$t" = fuzz_ops ] && dict=(-dict="$ROOT/fuzz/dict/ops_binary.dict")
+  [ "$t" = fuzz_text ] && dict=(-dict="$ROOT/fuzz/dict/ops_text.dict")
+  env "${envs[@]}" "$ROOT/build-fuzz/bin/$t.libfuzzer" -max_total_time="$esecs" -max_len=1024 -rss_limit_mb=4096 \
+    -malloc_limit_mb=4096 -print_final_stats=1 "${dict[@]}" "$tmp/lf-$t" "$ROOT/corpora/$t" >"$tmp/lf-$t.log" 2>&1
+  printf '  libFuzzer %-16s %6s exec/s  %s\n' "$t" "$(awk '/average_exec_per_sec/ {print $2}' "$tmp/lf-$t.log")" \
+    "$(grep -m1 -o 'GALLOC-FINDING.*' "$tmp/lf-$t.log" | cut -c1-100)"
+  if ((have_afl)); then
+    env "${envs[@]}" AFL_SKIP_CPUFREQ=1 AFL_NO_UI=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINITY=1 \
+      afl-fuzz -i "$ROOT/corpora/$t" -o "$tmp/afl-$t" -V "$esecs" -t 20000+ -- "$ROOT/build-afl/bin/$t.afl" >"$tmp/afl-$t.log" 2>&1
+    st=$tmp/afl-$t/default/fuzzer_stats
+    [ -f "$st" ] && printf '  AFL++     %-16s %6s exec/s  stability %s, crashes %s\n' "$t" \
+      "$(awk -F: '/^execs_done/ {e=$2} /^run_time/ {r=$2} END {if (r > 0) printf "%d", e / r}' "$st")" \
+      "$(awk -F: '/^stability/ {gsub(/ /,"",$2); print $2}' "$st")" "$(awk -F: '/^saved_crashes/ {gsub(/ /,"",$2); print $2}' "$st")"
+  fi
+done
+echo "  (load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs)"

@@ -1,0 +1,63 @@
+/*
+ * ops_options.c — the executor options of fuzz_ops (and fuzz_ops_tool), and the plant hook.
+ *
+ * Default = exactly `galloc-replay --check-every 1`, which is what ctest's harness.corpus
+ * replays: the per-step checks of every op, a full check (ga_verify, every object,
+ * statistics) after every op, the glibc differential oracle, 64 MiB of live objects per side.
+ * Knobs, for faster campaign instances (campaign.sh runs a "fast" and a "wide" setting):
+ *   GALLOC_FUZZ_CHECK_EVERY=N   full check every N ops (0 = only after the last op)
+ *   GALLOC_FUZZ_BUDGET=BYTES    live bytes per side (default 64m, as galloc-replay); filling
+ *                               and checking objects of tens of MiB after every op dominates
+ *                               execution time, 4m is 5-10x faster (but cannot reach bugs
+ *                               that need a heap of several 4 MiB chunks, e.g. summary-merge)
+ *   GALLOC_FUZZ_NO_DIFF=1       no glibc side
+ * gf_ops_replay_flags() spells the same options as galloc-replay flags.
+ *
+ * GALLOC_PLANT sets gh_options.alloc_plant (ga_heap_options.plant of every heap the
+ * executor creates); galloc-replay's --alloc-plant NAME does the same.
+ * Calls: harness.h, galloc.h.
+ */
+#include "ops_options.h"
+#include "fuzz.h"
+
+#include <stdio.h>
+
+void gf_ops_options(gh_options *o)
+{
+    gh_options_default(o);
+    o->check_every = (size_t)gf_env_u64("GALLOC_FUZZ_CHECK_EVERY", 1);
+#ifdef GF_DEFAULT_BUDGET   /* OSS-Fuzz / ClusterFuzzLite builds, where no environment can be set */
+    o->budget_bytes = (size_t)gf_env_u64("GALLOC_FUZZ_BUDGET", GF_DEFAULT_BUDGET);
+#else
+    o->budget_bytes = (size_t)gf_env_u64("GALLOC_FUZZ_BUDGET", o->budget_bytes);
+#endif
+    if (gf_env_u64("GALLOC_FUZZ_NO_DIFF", 0))
+        o->diff = false;
+    o->alloc_plant = gf_plant();
+}
+
+int gf_ops_replay_flags(const gh_options *o, char *buf, size_t n)
+{
+    gh_options d;
+    gh_options_default(&d);
+    int k = snprintf(buf, n, "--check-every %zu", o->check_every);
+    if (o->budget_bytes != d.budget_bytes && k >= 0 && (size_t)k < n)
+        k += snprintf(buf + k, n - (size_t)k, " --budget %zu", o->budget_bytes);
+    if (!o->diff && k >= 0 && (size_t)k < n)
+        k += snprintf(buf + k, n - (size_t)k, " --no-diff");
+    if (o->alloc_plant && k >= 0 && (size_t)k < n)
+        k += snprintf(buf + k, n - (size_t)k, " --alloc-plant %s", ga_plant_name(o->alloc_plant));
+    return k;
+}
+
+void gf_ops_signature(const gh_finding *f, char *buf, size_t n)
+{
+    const char *check = gh_check_name(f->check);
+    if (f->report.code && f->report.invariant[0])
+        snprintf(buf, n, "ops/%s/%s", check, f->report.invariant);
+    else
+        snprintf(buf, n, "ops/%s", check);
+    for (char *p = buf; *p; p++)
+        if (*p == ' ')
+            *p = '_';
+}

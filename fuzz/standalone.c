@@ -1,0 +1,288 @@
+/*
+ * standalone.c — the plain driver of a fuzz target (no libFuzzer, no AFL++): runs every
+ * file given, walking directories recursively (dot files and *.md skipped, in sorted
+ * order), like libFuzzer's regression mode. Built in every preset, so ctest replays the
+ * corpora with gcc/ASan builds too.
+ *
+ *   <target> [-q] [--missing-ok] [--expect-finding] [--bench SECONDS] FILE|DIR...
+ *
+ * Exit: 0 every input ran clean; a finding aborts (the GALLOC-FINDING line names the input);
+ * 2 usage / unreadable input.
+ *   --expect-finding  run each input in a child process and require it to abort with a
+ *                     finding (regression inputs of planted bugs: run with GALLOC_PLANT set);
+ *                     exit 1 if some input ran clean.
+ *   --bench S         run the inputs round-robin for S seconds, print executions per second.
+ * Options libFuzzer understands (-runs=N, -seed=N, ...) are accepted and ignored, so the
+ * same command line works with both binaries.
+ * Calls: the target's LLVMFuzzerTestOneInput / LLVMFuzzerInitialize.
+ */
+#define _GNU_SOURCE 1
+#include "fuzz.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct input {
+    char *path;
+    uint8_t *data;
+    size_t len;
+} input;
+
+static input *inputs;
+static size_t ninputs, capinputs;
+static bool quiet, missing_ok, expect_finding;
+static double bench_secs;
+static int errors;
+
+static int read_file(const char *path, uint8_t **data, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    size_t cap = 4096, n = 0;
+    uint8_t *b = malloc(cap);
+    if (!b) {
+        fclose(f);
+        return -1;
+    }
+    for (;;) {
+        if (n == cap) {
+            uint8_t *nb = realloc(b, cap * 2);
+            if (!nb) {
+                free(b);
+                fclose(f);
+                return -1;
+            }
+            b = nb;
+            cap *= 2;
+        }
+        size_t r = fread(b + n, 1, cap - n, f);
+        n += r;
+        if (r == 0)
+            break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(b);
+        errno = EIO;
+        return -1;
+    }
+    *data = b;
+    *len = n;
+    return 0;
+}
+
+static void add_input(const char *path)
+{
+    uint8_t *d;
+    size_t n;
+    if (read_file(path, &d, &n) != 0) {
+        fprintf(stderr, "galloc-fuzz: %s: cannot read: %s\n", path, strerror(errno));
+        errors++;
+        return;
+    }
+    if (ninputs == capinputs) {
+        capinputs = capinputs ? capinputs * 2 : 64;
+        input *ni = realloc(inputs, capinputs * sizeof *ni);
+        if (!ni) {
+            fprintf(stderr, "galloc-fuzz: out of memory\n");
+            exit(2);
+        }
+        inputs = ni;
+    }
+    inputs[ninputs].path = strdup(path);
+    inputs[ninputs].data = d;
+    inputs[ninputs].len = n;
+    ninputs++;
+}
+
+static bool skip_name(const char *n)
+{
+    size_t l = strlen(n);
+    return n[0] == '.' || (l > 3 && strcmp(n + l - 3, ".md") == 0);
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static void walk(const char *path, int depth)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        if (errno == ENOENT && missing_ok) {
+            if (!quiet)
+                printf("skip %s: does not exist\n", path);
+            return;
+        }
+        fprintf(stderr, "galloc-fuzz: %s: %s\n", path, strerror(errno));
+        errors++;
+        return;
+    }
+    if (!S_ISDIR(sb.st_mode)) {
+        add_input(path);
+        return;
+    }
+    if (depth > 32)
+        return;
+    DIR *d = opendir(path);
+    if (!d) {
+        fprintf(stderr, "galloc-fuzz: %s: %s\n", path, strerror(errno));
+        errors++;
+        return;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (skip_name(e->d_name))
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **nn = realloc(names, cap * sizeof *nn);
+            if (!nn)
+                break;
+            names = nn;
+        }
+        size_t l = strlen(path) + strlen(e->d_name) + 2;
+        names[n] = malloc(l);
+        if (!names[n])
+            break;
+        snprintf(names[n], l, "%s/%s", path, e->d_name);
+        n++;
+    }
+    closedir(d);
+    if (n)
+        qsort(names, n, sizeof *names, cmp_str);
+    for (size_t i = 0; i < n; i++) {
+        walk(names[i], depth + 1);
+        free(names[i]);
+    }
+    free(names);
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int run_expect(void)
+{
+    int clean = 0;
+    for (size_t i = 0; i < ninputs; i++) {
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid < 0) {
+            perror("fork");
+            return 2;
+        }
+        if (pid == 0) {
+            gf_input_name = inputs[i].path;
+            LLVMFuzzerTestOneInput(inputs[i].data, inputs[i].len);
+            _exit(0);
+        }
+        int st;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+            ;
+        if (WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT) {
+            if (!quiet)
+                printf("found %s (as expected)\n", inputs[i].path);
+        } else {
+            printf("NOT FOUND: %s ran %s without a finding (GALLOC_PLANT=%s)\n", inputs[i].path,
+                   WIFEXITED(st) ? "to the end" : "into another signal", gf_plant_label());
+            clean++;
+        }
+    }
+    printf("galloc-fuzz: %zu input(s), %d without the expected finding\n", ninputs, clean);
+    return clean ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    int nargs = 0;
+    char **args = calloc((size_t)argc + 1, sizeof *args);
+    if (!args)
+        return 2;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0)
+            quiet = true;
+        else if (strcmp(a, "--missing-ok") == 0)
+            missing_ok = true;
+        else if (strcmp(a, "--expect-finding") == 0)
+            expect_finding = true;
+        else if (strcmp(a, "--bench") == 0 && i + 1 < argc)
+            bench_secs = atof(argv[++i]);
+        else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            printf("usage: %s [-q] [--missing-ok] [--expect-finding] [--bench SECONDS] FILE|DIR...\n", argv[0]);
+            return 0;
+        } else if (a[0] == '-' && a[1] != '-' && strchr(a, '='))
+            ;   /* a libFuzzer flag such as -runs=0: ignored */
+        else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "galloc-fuzz: unknown option '%s'\n", a);
+            return 2;
+        } else
+            args[nargs++] = argv[i];
+    }
+    LLVMFuzzerInitialize(&argc, &argv);
+    for (int i = 0; i < nargs; i++)
+        walk(args[i], 0);
+    free(args);
+    if (errors)
+        return 2;
+    if (expect_finding)
+        return run_expect();
+    if (bench_secs > 0) {
+        if (!ninputs) {
+            fprintf(stderr, "galloc-fuzz: --bench needs inputs\n");
+            return 2;
+        }
+        size_t execs = 0, bytes = 0;
+        double t0 = now(), t = t0, c0 = cpu_now();
+        while (t - t0 < bench_secs) {
+            for (size_t i = 0; i < ninputs; i++) {
+                gf_input_name = inputs[i].path;
+                LLVMFuzzerTestOneInput(inputs[i].data, inputs[i].len);
+                bytes += inputs[i].len;
+            }
+            execs += ninputs;
+            t = now();
+        }
+        double cpu = cpu_now() - c0;
+        printf("bench: %zu executions of %zu input(s) (avg %.0f bytes) in %.2f s (%.2f s CPU): %.0f exec/s, %.0f exec "
+               "per CPU second\n", execs, ninputs, (double)bytes / (double)execs, t - t0, cpu, (double)execs / (t - t0),
+               cpu > 0 ? (double)execs / cpu : 0.0);
+        return 0;
+    }
+    double t0 = now();
+    for (size_t i = 0; i < ninputs; i++) {
+        gf_input_name = inputs[i].path;
+        LLVMFuzzerTestOneInput(inputs[i].data, inputs[i].len);
+        if (!quiet)
+            printf("ok   %s (%zu bytes)\n", inputs[i].path, inputs[i].len);
+    }
+    gf_input_name = NULL;
+    printf("galloc-fuzz: %zu input(s) ran clean in %.2f s (GALLOC_PLANT=%s)\n", ninputs, now() - t0, gf_plant_label());
+    for (size_t i = 0; i < ninputs; i++) {
+        free(inputs[i].path);
+        free(inputs[i].data);
+    }
+    free(inputs);
+    return 0;
+}

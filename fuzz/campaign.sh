@@ -305,7 +305,7 @@ progress() {
     for s in "$aflout"/*/fuzzer_stats; do
       [ -f "$s" ] || continue
       local e c
-      e=$(awk -F: '/^execs_per_sec/ {gsub(/ /,"",$2); printf "%d", $2}' "$s")
+      e=$(awk -F: '/^execs_per_sec/ {gsub(/ /,"",$2); v = $2 + 0; if (v > 0 && v < 1e8) printf "%d", v; else print 0}' "$s")
       c=$(awk -F: '/^corpus_count/ {gsub(/ /,"",$2); print $2}' "$s")
       eps=$((eps + ${e:-0})); ((${c:-0} > corp)) && corp=$c
     done

@@ -427,9 +427,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     g_heap->broken[0] = 0;
     g_heap->green_tea = false;
     g_heap->opt.poison_free = (flags & 4) != 0;
-    /* ASan builds: the sweep poisons dead slots (and un/poisons around poison_free); slot_mem()
-     * unpoisons before the model reads. (no_poison = true is not used: span.c's annotation
-     * loop poisons regardless of it, and poison_free then faults on its own memset.) */
+    /* ASan builds: the sweep poisons dead slots (and un/poisons around poison_free), so the
+     * annotation code runs too; slot_mem() unpoisons before the model reads. */
     g_heap->opt.no_poison = false;
     ga_set_error_handler(g_heap, on_misuse, NULL);
     M.n = n;

@@ -41,7 +41,7 @@ usage: ci/nightly.sh [options]
                      working tree (default: moved into OUT/regressions/corpus.patch)
   --no-setup         do not run ci/setup.sh (apt) first
   --list             print the stages and their time allowances, run nothing
-  --selftest         run four synthetic stages (pass, fail, skip, timeout) and the report:
+  --selftest         run synthetic stages (pass, fail, skip, timeout, one after) and the report:
                      checks the runner itself in seconds (exit 1: one stage fails on purpose)
   -h, --help
 EOF

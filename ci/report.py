@@ -326,7 +326,15 @@ def replay_flags(cmd):
     except ValueError:
         return []
     if len(t) >= 2 and t[0].endswith("galloc-replay"):
-        return [x for x in t[1:-1]]
+        flags, i = [], 1
+        while i < len(t) - 1:
+            # an allocator plant is added by the caller, in the form this galloc-replay takes
+            if t[i] in ("--plant", "--heap-plant", "--alloc-plant") and i + 1 < len(t) - 1 and ":" not in t[i + 1]:
+                i += 2
+                continue
+            flags.append(t[i])
+            i += 1
+        return flags
     return ["--check-every", "1000"]
 
 
@@ -354,7 +362,7 @@ def cmd_regressions(a):
         if f.is_file():
             known[sha1_file(f)] = str(f.relative_to(src))
     help_text = run([a.replay, "--help"], 30)[1] if os.access(a.replay, os.X_OK) else ""
-    heap_plant = "--heap-plant" in help_text
+    plant_flag = next((f for f in ("--alloc-plant", "--heap-plant") if f in help_text), None)
     entries, seen = [], {}
     for i, fd in enumerate(load_findings(out)):
         e = dict(fd)
@@ -401,15 +409,20 @@ def cmd_regressions(a):
             continue
         if fd["kind"] == "stress":
             flags = replay_flags(fd["replay"])
-            use_tool = bool(a.plant) and not heap_plant and os.access(a.fuzz_tool or "", os.X_OK)
+            use_tool = bool(a.plant) and not plant_flag and os.access(a.fuzz_tool or "", os.X_OK)
             if use_tool:
-                rc, o = run([a.fuzz_tool, "run", str(f)], 900, env)
-                log.append(f"$ GALLOC_PLANT={a.plant} fuzz_ops_tool run {f}\n{o}\nexit {rc}")
+                cmd = [a.fuzz_tool, "run", str(f)]
+                rc, o = run(cmd, 900, env)
+                shown = f"GALLOC_PLANT={a.plant} " + shlex.join(cmd)
             else:
-                pf = ["--heap-plant", a.plant] if (a.plant and heap_plant) else []
-                rc, o = run([a.replay, "-q"] + flags + pf + [str(f)], 900)
-                log.append(f"$ galloc-replay -q {' '.join(flags + pf)} {f}\n{o[-4000:]}\nexit {rc}")
+                pf = [plant_flag, a.plant] if (a.plant and plant_flag) else []
+                cmd = [a.replay, "-q"] + flags + pf + [str(f)]
+                rc, o = run(cmd, 900)
+                shown = shlex.join([a.replay] + flags + pf + [str(f)])
+            log.append(f"$ {shown}\n{o[-4000:]}\nexit {rc}")
             e["reproduced"] = rc == 1
+            if rc == 1:
+                e["replay"] = shown   # the command that did reproduce it
             if rc == 1:
                 m = work / "min.txt"
                 if use_tool:

@@ -213,25 +213,28 @@ static bool alloc_needs_zero(ga_heap *h, uintptr_t base, size_t npages)
     return need;
 }
 
-static void record_span(ga_heap *h, ga_mspan *s)
+static bool record_span(ga_heap *h, ga_mspan *s)
 {
-    if (s->allspansIndex) return;
+    if (s->allspansIndex) return true;
     if (h->nallspans == h->capallspans) {
         size_t cap = h->capallspans ? h->capallspans + h->capallspans / 2 : 8192;
         ga_mspan **n = ga_persistent_alloc(h, cap * sizeof *n);
-        if (!n) return;   /* the checker then misses the span; never fatal */
+        if (!n) return false;
         if (h->nallspans) memcpy(n, h->allspans, h->nallspans * sizeof *n);
         h->allspans = n;
         h->capallspans = cap;
     }
     h->allspans[h->nallspans++] = s;
     s->allspansIndex = h->nallspans;
+    return true;
 }
 
 /* initSpan (spec §5.5): set up a heap span over [base, base+npages). Heap lock held. */
 static bool init_span(ga_heap *h, ga_mspan *s, ga_spanclass spc, uintptr_t base, size_t npages, bool needzero)
 {
     unsigned c = ga_spanclass_sizeclass(spc);
+    /* Record the struct first: a span the checker cannot see must never go live. */
+    if (!record_span(h, s)) return false;
     s->next = s->prev = NULL;
     s->list = NULL;
     s->startAddr = base;
@@ -282,7 +285,6 @@ static bool init_span(ga_heap *h, ga_mspan *s, ga_spanclass spc, uintptr_t base,
     }
     GA_CLOSE(h, (void *)base, c ? (size_t)s->nelems * s->elemsize : s->elemsize);
     atomic_store(&s->sweepgen, atomic_load(&h->sweepgen));
-    record_span(h, s);
     for (size_t i = 0; i < npages; i++) {
         uintptr_t p = base + i * GA_PAGE_SIZE;
         ga_arena_of(h, p)->spans[(p / GA_PAGE_SIZE) % GA_PAGES_PER_ARENA] = s;

@@ -333,7 +333,26 @@ ga_mspan *ga_heap_alloc_span(ga_heap *h, ga_mcache *c, size_t npages, ga_spancla
             }
         }
     }
-    uintptr_t run = base;
+    size_t runbytes = need * GA_PAGE_SIZE;
+    if (scav && h->os->used(h->os->ctx, (void *)base, runbytes) != 0) {
+        /* Prepared -> Ready refused: nothing of the run may be handed out. Release the
+         * whole run (some of its pages were Ready and dirty) and give it back as
+         * scavenged pages, so the next user asks the OS again and gets zeroed memory.
+         * If even the release fails, zero the run by hand: the pages still count as
+         * released, so the next user calls `used` again and finds zeroes. This happens
+         * before an aligned run is trimmed, so head and tail come back scavenged too. */
+        if (h->os->unused(h->os->ctx, (void *)base, runbytes) != 0) {
+            GA_OPEN(h, (void *)base, runbytes);
+            memset((void *)base, 0, runbytes);
+            GA_CLOSE(h, (void *)base, runbytes);
+        }
+        pa_free_scavenged(h->pages, base, need);
+        h->heapReleased = h->heapReleased - scav + runbytes;
+        h->heapFree = h->heapFree + scav - runbytes;
+        pthread_mutex_unlock(&h->lock);
+        errno = ENOMEM;
+        return NULL;
+    }
     if (align_pages > 1) {
         uintptr_t abytes = align_pages * GA_PAGE_SIZE;
         uintptr_t aligned = (base + abytes - 1) & ~(abytes - 1);
@@ -343,25 +362,6 @@ ga_mspan *ga_heap_alloc_span(ga_heap *h, ga_mcache *c, size_t npages, ga_spancla
         base = aligned;
     }
     size_t nbytes = npages * GA_PAGE_SIZE;
-    if (scav && h->os->used(h->os->ctx, (void *)run, need * GA_PAGE_SIZE) != 0) {
-        /* Prepared -> Ready refused: the span must not be handed out. Release the
-         * whole span (some of its pages were Ready and dirty) and give it back as
-         * scavenged pages, so the next user asks the OS again and gets zeroed memory;
-         * the trimmed head and tail of an aligned run are already free. If even the
-         * release fails, zero the span by hand: the pages still count as released, so
-         * the next user asks for them with `used` again and finds zeroes. */
-        if (h->os->unused(h->os->ctx, (void *)base, nbytes) != 0) {
-            GA_OPEN(h, (void *)base, nbytes);
-            memset((void *)base, 0, nbytes);
-            GA_CLOSE(h, (void *)base, nbytes);
-        }
-        pa_free_scavenged(h->pages, base, npages);
-        h->heapReleased = h->heapReleased - scav + nbytes;
-        h->heapFree = h->heapFree + scav - nbytes;
-        pthread_mutex_unlock(&h->lock);
-        errno = ENOMEM;
-        return NULL;
-    }
     ga_mspan *s = ga_fixalloc_alloc(&h->spanalloc);
     bool needzero = alloc_needs_zero(h, base, npages) && (align_pages > 1 || scav != nbytes);
     if (!s || !init_span(h, s, spc, base, npages, needzero)) {

@@ -152,7 +152,7 @@ plant_args() { [ -z "$PLANT" ] || echo "--plant $PLANT"; }
 
 # ---- stages ------------------------------------------------------------------------------------
 st_setup() {
-  bash "$SRC/ci/setup.sh" || { reason "ci/setup.sh failed (apt)"; return 1; }
+  bash "$SRC/ci/setup.sh" --with-browser || { reason "ci/setup.sh failed (apt)"; return 1; }
 }
 
 st_build() {

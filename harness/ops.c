@@ -582,7 +582,8 @@ int gh_parse(const char *text, size_t len, gh_seq *out, gh_parse_error *err)
             j = k;
         }
         if (!header) {
-            if (ps.line != 1 || nt < 1 || !tok_is(&t[0], "galloc-ops")) {
+            /* the header starts the file (as gh_is_text requires): no leading blanks */
+            if (ps.line != 1 || nt < 1 || !tok_is(&t[0], "galloc-ops") || t[0].col != 1) {
                 gh_seq_free(out);
                 return perr(&ps, 1, "first line must be 'galloc-ops %d'", GH_FORMAT_VERSION);
             }

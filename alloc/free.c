@@ -53,11 +53,8 @@ static inline void request_sweep_once(ga_heap *h, ga_mspan *s)
 ga_status ga_free(ga_heap *h, void *p)
 {
     uintptr_t a = (uintptr_t)p;
-    uintptr_t idx = ga_arena_index(a);
-    ga_heaparena *ha;
-    ga_mspan *s;
-    if (__builtin_expect(idx < GA_ARENA_L2_ENTRIES && (ha = h->arenas[idx]) != NULL &&
-                         (s = ha->spans[(a / GA_PAGE_SIZE) % GA_PAGES_PER_ARENA]) != NULL, 1) &&
+    ga_mspan *s = ga_span_of(h, a);
+    if (__builtin_expect(s != NULL, 1) &&
         __builtin_expect(__atomic_load_n(&s->fastFree, __ATOMIC_RELAXED) && atomic_load_explicit(&s->state, memory_order_acquire) == GA_SPAN_INUSE &&
                          a >= s->startAddr && a < s->limit, 1)) {
         unsigned i = ga_divide_by_elemsize((uint32_t)(a - s->startAddr), s->divMul);
@@ -82,11 +79,8 @@ ga_status ga_free_local(ga_cache *cc, void *p)
     ga_mcache *c = (ga_mcache *)cc;
     ga_heap *h = c->heap;
     uintptr_t a = (uintptr_t)p;
-    uintptr_t idx = ga_arena_index(a);
-    ga_heaparena *ha;
-    ga_mspan *s;
-    if (__builtin_expect(idx < GA_ARENA_L2_ENTRIES && (ha = h->arenas[idx]) != NULL &&
-                         (s = ha->spans[(a / GA_PAGE_SIZE) % GA_PAGES_PER_ARENA]) != NULL, 1) &&
+    ga_mspan *s = ga_span_of(h, a);
+    if (__builtin_expect(s != NULL, 1) &&
         __atomic_load_n(&s->cachedBy, __ATOMIC_RELAXED) == c && s->fastFree &&
         a >= s->startAddr && a < s->limit) {
         /* We own s: nobody else changes freeindex, allocBits or ownerFreedBits. */

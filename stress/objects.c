@@ -185,36 +185,40 @@ static void fill_obj(finding *f, const orec *o)
     f->obj_gen = o->gen;
 }
 
-void st_fail(tctx *t, const char *inv, const orec *o, const char *fmt, ...)
+/* Claims the one finding slot and fills what every finding has; NULL if another thread
+ * already reported (the run is stopping either way). */
+static finding *begin_finding(tctx *t, const char *inv, const char *fmt, va_list ap)
 {
-    if (!claim_finding()) { atomic_store(&G.stop, 1); return; }
+    if (!claim_finding()) { atomic_store(&G.stop, 1); return NULL; }
     finding *f = &G.fnd;
     memset(f, 0, sizeof *f);
     snprintf(f->invariant, sizeof f->invariant, "%s", inv);
+    vsnprintf(f->message, sizeof f->message, fmt, ap);
+    f->thread = t ? t->slot : G.cfg.threads;
+    f->obj_owner = -1;
+    return f;
+}
+
+void st_fail(tctx *t, const char *inv, const orec *o, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(f->message, sizeof f->message, fmt, ap);
+    finding *f = begin_finding(t, inv, fmt, ap);
     va_end(ap);
-    f->thread = t ? t->slot : G.cfg.threads;
+    if (!f) return;
     f->profile = t && t->slot < G.cfg.threads ? t->cur_profile : atomic_load(&G.profile_now);
-    f->obj_owner = -1;
     fill_obj(f, o);
     atomic_store(&G.stop, 1);
 }
 
 void st_fail_report(tctx *t, const char *inv, const ga_report *r, const char *fmt, ...)
 {
-    if (!claim_finding()) { atomic_store(&G.stop, 1); return; }
-    finding *f = &G.fnd;
-    memset(f, 0, sizeof *f);
-    snprintf(f->invariant, sizeof f->invariant, "%s", inv);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(f->message, sizeof f->message, fmt, ap);
+    finding *f = begin_finding(t, inv, fmt, ap);
     va_end(ap);
-    f->thread = t ? t->slot : G.cfg.threads;
+    if (!f) return;
     f->profile = atomic_load(&G.profile_now);
-    f->obj_owner = -1;
     if (r) {
         f->report = *r;
         f->obj_addr = r->addr;

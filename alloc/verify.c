@@ -11,6 +11,7 @@
 #include "internal.h"
 #include "verify.h"
 #include <stdarg.h>
+#include <string.h>
 #include <stdio.h>
 
 static int fail(ga_report *r, int code, const char *inv, uintptr_t span, uintptr_t addr, long slot,
@@ -41,9 +42,18 @@ static uint64_t word_mask(const ga_mspan *s, unsigned w)
 /* Free slots are poisoned in ASan/Valgrind builds; the checker reads them anyway. */
 static GA_NO_ASAN size_t first_nonzero_word(const uint64_t *q, size_t n)
 {
-    size_t k;
+    size_t k = 0;
     GA_VG_QUIET_BEGIN();
-    for (k = 0; k < n && q[k] == 0; k++) {}
+    /* Blocks of 8 words OR-ed together first: the compiler vectorises this, and A12 reads
+     * every free byte of fresh spans at each full check, so the scan dominates ga_verify. */
+    for (; k + 8 <= n; k += 8) {
+        uint64_t any = 0;
+        for (size_t j = 0; j < 8; j++)
+            any |= q[k + j];
+        if (any)
+            break;
+    }
+    for (; k < n && q[k] == 0; k++) {}
     GA_VG_QUIET_END();
     return k;
 }
@@ -347,6 +357,15 @@ static int verify_locked(ga_heap *h, ga_report *r)
             return fail(r, GA_V_HEAP, "D10", 0, ha->base, -1, "arena %#lx: zeroedBase %#lx > 64 MiB",
                         (unsigned long)ha->base, (unsigned long)ha->zeroedBase);
         for (size_t pg = 0; pg < GA_PAGES_PER_ARENA; pg++) {
+            if (pg % 64 == 0) {   /* skip 64 pages with neither bit set in one step */
+                uint64_t u, m;
+                memcpy(&u, &ha->pageInUse[pg / 8], 8);
+                memcpy(&m, &ha->pageUseSpanInlineMarkBits[pg / 8], 8);
+                if (!(u | m)) {
+                    pg += 63;
+                    continue;
+                }
+            }
             uintptr_t p = ha->base + pg * GA_PAGE_SIZE;
             bool inuse_bit = (ha->pageInUse[pg / 8] >> (pg % 8)) & 1;
             bool inl_bit = (ha->pageUseSpanInlineMarkBits[pg / 8] >> (pg % 8)) & 1;

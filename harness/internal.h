@@ -27,7 +27,9 @@ typedef struct gh_req {
     bool zero;            /* GA_ZERO asked (glibc side: calloc(1, n)) */
 } gh_req;
 
-gh_contract gh_contract_galloc(const gh_req *r, size_t max_heap_bytes);
+/* heap_grown: the heap's address space so far (ga_stats.heap_sys); only over-aligned
+ * requests look at it. */
+gh_contract gh_contract_galloc(const gh_req *r, size_t max_heap_bytes, size_t heap_grown);
 gh_contract gh_contract_glibc(const gh_req *r);
 /* True when both contracts are definite and equal, so actual outcomes must agree. */
 bool gh_contracts_comparable(gh_contract a, gh_contract b);

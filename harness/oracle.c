@@ -39,6 +39,9 @@
  *                                                                     DR 460 and ASan: invalid)
  *  memalign(al), al !pow2         NULL, EINVAL                        rounds al up, ok           NO
  *  any alignment > 1 GiB          ANY (EINVAL/ENOMEM or aligned ok)   ANY                        NO
+ *  alignment > 8 KiB page, when   ANY (the run of size + align - 1    ok                         NO
+ *   grown + size + align >         may not fit the bounded heap:
+ *   max_heap_bytes                 address space, not live bytes)
  *  default alignment              8 (Go size classes; tiny: by size)  16 (MALLOC_ALIGNMENT)      NO: each side checks its own
  *  usable size                    >= requested (== ga_lookup usable)  >= requested               NO equality: slack
  *                                                                                                is implementation-defined
@@ -83,7 +86,7 @@ static gh_contract ok(const char *why) { gh_contract c = { GH_EXP_OK, 0, why }; 
 static gh_contract fail(int err, const char *why) { gh_contract c = { GH_EXP_FAIL, err, why }; return c; }
 static gh_contract any(const char *why) { gh_contract c = { GH_EXP_ANY, 0, why }; return c; }
 
-gh_contract gh_contract_galloc(const gh_req *r, size_t max_heap_bytes)
+gh_contract gh_contract_galloc(const gh_req *r, size_t max_heap_bytes, size_t heap_grown)
 {
     if (r->kind == GH_CALLOC && r->overflow) return fail(ENOMEM, "calloc size overflow");
     if (r->align && !pow2(r->align)) return fail(EINVAL, "alignment not a power of two");
@@ -92,6 +95,11 @@ gh_contract gh_contract_galloc(const gh_req *r, size_t max_heap_bytes)
     if (r->size > (uint64_t)PTRDIFF_MAX) return fail(ENOMEM, "size above PTRDIFF_MAX");
     if (max_heap_bytes && r->align && r->size + r->align > max_heap_bytes / 2)
         return any("size + alignment near max_heap_bytes");
+    /* An over-aligned object needs a run of size + align - 1 bytes; objects at distinct
+     * alignment boundaries cannot share one, so a bounded heap runs out of address space
+     * after about max_heap_bytes / align of them, however little they hold. */
+    if (max_heap_bytes && r->align > 8192 /* galloc page */ && heap_grown + r->size + r->align > max_heap_bytes)
+        return any("over-aligned run would not fit in what is left of max_heap_bytes");
     return ok("within budget");
 }
 

@@ -318,9 +318,13 @@ ga_mspan *ga_heap_alloc_span(ga_heap *h, ga_mcache *c, size_t npages, ga_spancla
              * may be empty and give pages back. Sweeping takes central locks, which
              * come before the heap lock. */
             pthread_mutex_unlock(&h->lock);
-            size_t swept = ga_sweep(h, SIZE_MAX);
+            ga_sweep(h, SIZE_MAX);
             pthread_mutex_lock(&h->lock);
-            if (swept) base = pa_alloc(h->pages, need, &scav);
+            /* Retry even if this thread swept nothing: while the lock was dropped another
+             * thread may have swept the same spans (or freed a large object) and returned
+             * the pages. Growing instead made the heap grow without bound under two
+             * threads (frag profile: 36 MiB sys for 2 MiB live). */
+            base = pa_alloc(h->pages, need, &scav);
         }
         if (!base) {
             if (!heap_grow(h, need)) { pthread_mutex_unlock(&h->lock); errno = ENOMEM; return NULL; }

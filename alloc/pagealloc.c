@@ -4,14 +4,21 @@
  *
  * Owns:
  *   - per-chunk (512 pages, 4 MiB) pallocBits + scavenged bitmaps (8 x u64 each, page i is
- *     bit i%64 of word i/64), stored sparsely: l2[ci >> 13] is a block of 8192 chunks, made on
- *     demand by pa_grow; the per-chunk scavenge-index entry (pages in use, HasFree) sits in the
- *     same block;
- *   - the 5-level radix tree of packed pallocSum summaries (root: 2^14 entries of 16 GiB,
- *     leaves: one per chunk), each level one os->alloc_meta mapping (the kernel commits only
- *     touched pages);
- *   - searchAddr (offset space), the sorted inUse range list, the chunk bounds [start, end),
- *     two scavenger cursors and running page counters.
+ *     bit i%64 of word i/64), stored sparsely: l2[ci >> 13] is a block of 8192 chunks (32 GiB
+ *     of offset space), made on demand by pa_grow; the per-chunk scavenge-index entry (pages
+ *     in use, HasFree) sits in the same block;
+ *   - the 5-level radix tree of packed pallocSum summaries. Level 0 (the root: 2^14 entries of
+ *     16 GiB) is one flat array inside this struct, because find scans it linearly. Levels 1..4
+ *     (2 GiB, 256 MiB, 32 MiB entries and the leaves, one per chunk) live in the block that
+ *     covers them: 16, 128, 1024 and 8192 entries per block. A heap then costs metadata in
+ *     proportion to the 32 GiB blocks it grew into, not ~600 MB of reserved summary arrays per
+ *     pageAlloc (which a process under `ulimit -v` could not even map). Summaries of absent
+ *     blocks read as 0 (no free page); find never descends into a 0 summary, so no reader needs
+ *     an absent block. Every access goes through sum_ref;
+ *   - searchAddr (offset space), the sorted inUse range list (its first 16 slots inline here,
+ *     so an empty heap is one os->alloc_meta mapping), the chunk bounds [start, end), the
+ *     window of blocks ever made (pa_destroy and pa_verify visit only that), two scavenger
+ *     cursors and running page counters.
  * Calls: only the OS layer (alloc_meta / free_meta for metadata, unused when scavenging). It
  * never touches heap pages. The caller holds the heap lock around every call.
  *
@@ -22,10 +29,14 @@
  *   D4 scavenged & pallocBits == 0;
  *   D5 searchAddr == maxOffAddr, or it lies in inUse and every inUse page below it is allocated;
  *   D6 inUse sorted, disjoint, non-adjacent, chunk aligned; [start, end) = its chunk bounds;
+ *      the block window covers every inUse chunk's block, and every block is touched by an
+ *      inUse range (a block that is not is leaked metadata);
  *   D8 index in-use count == popcount(pallocBits); HasFree clear => nothing left to scavenge;
  *      the scavenger cursors only skip chunks with nothing (eligible) to scavenge.
  * Cost: alloc/free touch only the chunks of the range and their O(levels) ancestors; nothing
- * scans all chunks except pa_verify and pa_dump.
+ * scans all chunks except pa_verify and pa_dump (they walk the inUse ranges). Creating,
+ * verifying and destroying a small heap touches a handful of metadata pages: pa_new is one
+ * mapping, each new block one more.
  *
  * Addresses are compared in "offset space" (addr - arenaBaseOffset, wrapping), like Go's
  * offAddr: every internal address (ranges, searchAddr) is stored as an offset.
@@ -45,8 +56,10 @@
 #define CHUNK_BYTES      ((uint64_t)1 << CHUNK_SHIFT)
 #define CHUNK_PAGES      512u
 #define L2_SHIFT         13                     /* chunks per sparse block: 8192 */
+#define BLK_SHIFT        (CHUNK_SHIFT + L2_SHIFT)   /* a block covers 2^35 bytes = 32 GiB */
 #define L1_ENTRIES       ((size_t)1 << 13)
 #define L2_ENTRIES       ((size_t)1 << L2_SHIFT)
+#define ROOT_ENTRIES     ((size_t)1 << 14)
 #define OFF_LIMIT        ((uint64_t)1 << 48)    /* offsets are < 2^48 */
 #define MAX_OFF          (OFF_LIMIT - 1)        /* maxOffAddr: "heap exhausted" */
 #define SUM_BITS         21
@@ -59,6 +72,11 @@
 static const unsigned lvl_bits[GA_SUMMARY_LEVELS] = {14, 3, 3, 3, 3};
 static const unsigned lvl_shift[GA_SUMMARY_LEVELS] = {34, 31, 28, 25, 22};
 static const unsigned lvl_logpages[GA_SUMMARY_LEVELS] = {21, 18, 15, 12, 9};
+/* Per block, level l has 2^(1+3l) entries (a block is 2 root entries); levels 1..4 are stored
+ * one after the other in pa_l2.sum, level l from lvl_blk_off[l]. */
+static const unsigned lvl_blk_bits[GA_SUMMARY_LEVELS] = {1, 4, 7, 10, 13};
+static const unsigned lvl_blk_off[GA_SUMMARY_LEVELS] = {0, 0, 16, 16 + 128, 16 + 128 + 1024};
+#define BLK_SUMS         (16 + 128 + 1024 + 8192)
 
 typedef struct pa_chunk {
     uint64_t alloc[8];   /* pallocBits: 1 = allocated */
@@ -72,30 +90,41 @@ typedef struct pa_scidx {
     uint16_t flags;      /* SCI_HAS_FREE: may hold free, unscavenged pages */
 } pa_scidx;
 
+/* One block: everything about 8192 chunks. The summaries come first so that the few entries
+ * a small heap touches share pages with each other (~1.1 MiB of address space per block; the
+ * kernel commits only the pages touched). */
 typedef struct pa_l2 {
-    pa_chunk c[L2_ENTRIES];
+    ga_pallocsum sum[BLK_SUMS];  /* levels 1..4, see lvl_blk_off */
     pa_scidx x[L2_ENTRIES];
+    pa_chunk c[L2_ENTRIES];
 } pa_l2;
 
 typedef struct pa_range { uint64_t base, limit; } pa_range;   /* offsets, [base, limit) */
 
+#define RANGES_INIT_CAP 16
+
 struct ga_pagealloc {
     const ga_os *os;
     bool plant;                  /* GA_PLANT_SUMMARY_MERGE */
-    ga_pallocsum *sum[GA_SUMMARY_LEVELS];
     uint64_t search;             /* searchAddr as an offset; MAX_OFF = exhausted */
     uint64_t start, end;         /* chunk-index bounds of everything grown, [start, end) */
-    pa_range *ranges;            /* inUse, sorted */
+    pa_range *ranges;            /* inUse, sorted; ranges_inline until it outgrows it */
     size_t nranges, rcap;
     /* Scavenger cursors (exclusive chunk index): every chunk >= scav_top_force has HasFree
      * clear; every chunk >= scav_top_bg has HasFree clear or is dense. free() raises both. */
     uint64_t scav_top_force, scav_top_bg;
     size_t total_pages, alloc_pages, scav_free_pages;
     size_t meta_bytes;
+    /* The block window [blk_lo, blk_hi] (empty while blk_lo > blk_hi): every block pa_grow ever
+     * made lies in it, and so does every root entry anything ever wrote (update only writes
+     * over grown memory; pa_test_set_summary widens it for the root entries it writes).
+     * Outside it l2[] is NULL and the root still holds alloc_meta's zeros, so pa_destroy and
+     * pa_verify look only inside. */
+    uint64_t blk_lo, blk_hi;
+    pa_range ranges_inline[RANGES_INIT_CAP];
     pa_l2 *l2[L1_ENTRIES];
+    ga_pallocsum root[ROOT_ENTRIES];   /* level 0, 128 KiB: touched only where the heap grew */
 };
-
-static size_t level_bytes(unsigned l) { return ((size_t)1 << (14 + 3 * l)) * sizeof(ga_pallocsum); }
 
 static void pa_fatal(const char *what)
 {
@@ -117,6 +146,31 @@ static inline pa_scidx *sci_of(const ga_pagealloc *pa, uint64_t ci)
 {
     pa_l2 *b = pa->l2[ci >> L2_SHIFT];
     return b ? &b->x[ci & (L2_ENTRIES - 1)] : NULL;
+}
+
+/* The summary at (level l, index i): level 0 is the flat root, levels 1..4 live in the block
+ * covering them. NULL if that block was never made: such summaries read as 0 (sum_get,
+ * sum_row) and nothing writes them (update only runs over grown memory). The 8 children of an
+ * entry never straddle blocks (an entry covers at most 16 GiB, a block 32 GiB, both aligned),
+ * so sum_ref(l + 1, i << 3) points at all of them. */
+static inline ga_pallocsum *sum_ref(const ga_pagealloc *pa, unsigned l, uint64_t i)
+{
+    if (l == 0)
+        return (ga_pallocsum *)&pa->root[i];
+    pa_l2 *b = pa->l2[i >> lvl_blk_bits[l]];
+    return b ? &b->sum[lvl_blk_off[l] + (i & (((uint64_t)1 << lvl_blk_bits[l]) - 1))] : NULL;
+}
+static inline ga_pallocsum sum_get(const ga_pagealloc *pa, unsigned l, uint64_t i)
+{
+    const ga_pallocsum *p = sum_ref(pa, l, i);
+    return p ? *p : 0;
+}
+/* 8 (or, at level 0, up to all) consecutive summaries from (l, i); zeros for an absent block. */
+static const ga_pallocsum zero_row[8];
+static inline const ga_pallocsum *sum_row(const ga_pagealloc *pa, unsigned l, uint64_t i)
+{
+    const ga_pallocsum *p = sum_ref(pa, l, i);
+    return p ? p : zero_row;
 }
 
 static inline unsigned ctz64(uint64_t x) { return x ? (unsigned)__builtin_ctzll(x) : 64; }
@@ -440,29 +494,31 @@ static void update(ga_pagealloc *pa, uint64_t off, size_t npages, bool contig, b
 {
     uint64_t last = off + npages * PAGE - 1;
     uint64_t sc = off >> CHUNK_SHIFT, ec = last >> CHUNK_SHIFT, c;
-    ga_pallocsum *leaf = pa->sum[GA_SUMMARY_LEVELS - 1];
+    const unsigned LEAF = GA_SUMMARY_LEVELS - 1;
+    /* Every chunk here was grown, so its block (and the ancestors' blocks) exist. */
     if (sc == ec) {
-        ga_pallocsum s = ga_palloc_summarize(chunk_of(pa, sc)->alloc);
-        if (leaf[sc] == s)
+        ga_pallocsum s = ga_palloc_summarize(chunk_of(pa, sc)->alloc), *lp = sum_ref(pa, LEAF, sc);
+        if (*lp == s)
             return;   /* nothing above can change */
-        leaf[sc] = s;
+        *lp = s;
     } else if (contig) {
         /* Only the end chunks are partial; the middle ones are wholly (de)allocated. */
-        leaf[sc] = ga_palloc_summarize(chunk_of(pa, sc)->alloc);
+        *sum_ref(pa, LEAF, sc) = ga_palloc_summarize(chunk_of(pa, sc)->alloc);
         for (c = sc + 1; c < ec; c++)
-            leaf[c] = alloc ? 0 : FREE_CHUNK_SUM;
-        leaf[ec] = ga_palloc_summarize(chunk_of(pa, ec)->alloc);
+            *sum_ref(pa, LEAF, c) = alloc ? 0 : FREE_CHUNK_SUM;
+        *sum_ref(pa, LEAF, ec) = ga_palloc_summarize(chunk_of(pa, ec)->alloc);
     } else {
         for (c = sc; c <= ec; c++)
-            leaf[c] = ga_palloc_summarize(chunk_of(pa, c)->alloc);
+            *sum_ref(pa, LEAF, c) = ga_palloc_summarize(chunk_of(pa, c)->alloc);
     }
     for (int l = GA_SUMMARY_LEVELS - 2; l >= 0; l--) {
         uint64_t lo = off >> lvl_shift[l], hi = last >> lvl_shift[l];
         bool changed = false;
         for (uint64_t i = lo; i <= hi; i++) {
-            ga_pallocsum s = merge8(&pa->sum[l + 1][i << 3], lvl_logpages[l + 1], pa->plant);
-            if (s != pa->sum[l][i]) {
-                pa->sum[l][i] = s;
+            ga_pallocsum s = merge8(sum_ref(pa, (unsigned)l + 1, i << 3), lvl_logpages[l + 1], pa->plant);
+            ga_pallocsum *p = sum_ref(pa, (unsigned)l, i);
+            if (s != *p) {
+                *p = s;
                 changed = true;
             }
         }
@@ -614,8 +670,12 @@ static bool find(const ga_pagealloc *pa, size_t npages, uint64_t *addr, uint64_t
             if (lim < jend)
                 jend = lim;
         }
+        /* Entry i + j, j < jend: at level 0 the root, below it the 8 children of the entry
+         * chosen above (nonzero, so its block exists; zeros otherwise, and then the fatal
+         * check below fires instead of a crash). */
+        const ga_pallocsum *row = sum_row(pa, l, i);
         for (j = j0; j < jend; j++) {
-            ga_pallocsum s = pa->sum[l][i + j];
+            ga_pallocsum s = row[j];
             if (s == 0) {
                 size = 0;
                 continue;
@@ -668,37 +728,26 @@ static void meta_free(ga_pagealloc *pa, void *p, size_t n)
     pa->meta_bytes -= n;
 }
 
-#define RANGES_INIT_CAP 16
-
 void pa_set_plant(ga_pagealloc *pa, int on) { pa->plant = on != 0; }
 
 ga_pagealloc *pa_new(const ga_os *os)
 {
+    /* alloc_meta returns zeroed memory (ga_os contract), which is the right initial value of
+     * everything not set below: no memset, so the ~190 KiB of root and l2[] stay untouched
+     * (and uncommitted) except where the heap grows. */
     ga_pagealloc *pa = os->alloc_meta(os->ctx, sizeof *pa);
     if (!pa) {
         errno = ENOMEM;
         return NULL;
     }
-    memset(pa, 0, sizeof *pa);
     pa->os = os;
     pa->meta_bytes = sizeof *pa;
     pa->search = MAX_OFF;
-    for (unsigned l = 0; l < GA_SUMMARY_LEVELS; l++) {
-        pa->sum[l] = os->alloc_meta(os->ctx, level_bytes(l));
-        if (!pa->sum[l])
-            goto fail;
-        pa->meta_bytes += level_bytes(l);
-    }
-    pa->ranges = os->alloc_meta(os->ctx, RANGES_INIT_CAP * sizeof(pa_range));
-    if (!pa->ranges)
-        goto fail;
-    pa->meta_bytes += RANGES_INIT_CAP * sizeof(pa_range);
+    pa->ranges = pa->ranges_inline;
     pa->rcap = RANGES_INIT_CAP;
+    pa->blk_lo = L1_ENTRIES;   /* empty block window */
+    pa->blk_hi = 0;
     return pa;
-fail:
-    pa_destroy(pa);
-    errno = ENOMEM;
-    return NULL;
 }
 
 void pa_destroy(ga_pagealloc *pa)
@@ -706,15 +755,21 @@ void pa_destroy(ga_pagealloc *pa)
     if (!pa)
         return;
     const ga_os *os = pa->os;
-    for (size_t k = 0; k < L1_ENTRIES; k++)
+    for (uint64_t k = pa->blk_lo; k <= pa->blk_hi; k++)
         if (pa->l2[k])
             meta_free(pa, pa->l2[k], sizeof(pa_l2));
-    for (unsigned l = 0; l < GA_SUMMARY_LEVELS; l++)
-        if (pa->sum[l])
-            meta_free(pa, pa->sum[l], level_bytes(l));
-    if (pa->ranges)
+    if (pa->ranges != pa->ranges_inline)
         meta_free(pa, pa->ranges, pa->rcap * sizeof(pa_range));
     os->free_meta(os->ctx, pa, sizeof *pa);
+}
+
+/* Makes the block window cover block k. */
+static void blk_widen(ga_pagealloc *pa, uint64_t k)
+{
+    if (k < pa->blk_lo)
+        pa->blk_lo = k;
+    if (k > pa->blk_hi)
+        pa->blk_hi = k;
 }
 
 size_t pa_meta_bytes(const ga_pagealloc *pa) { return pa->meta_bytes; }
@@ -742,7 +797,7 @@ int pa_grow(ga_pagealloc *pa, uintptr_t base, size_t size)
         return -1;
     }
     /* All metadata first, so a failure leaves the state untouched. */
-    uint64_t k_lo = lo >> (CHUNK_SHIFT + L2_SHIFT), k_hi = (hi - 1) >> (CHUNK_SHIFT + L2_SHIFT), k;
+    uint64_t k_lo = lo >> BLK_SHIFT, k_hi = (hi - 1) >> BLK_SHIFT, k;
     for (k = k_lo; k <= k_hi; k++) {
         if (pa->l2[k])
             continue;
@@ -750,6 +805,7 @@ int pa_grow(ga_pagealloc *pa, uintptr_t base, size_t size)
         if (!pa->l2[k])
             goto nomem;
         pa->meta_bytes += sizeof(pa_l2);
+        blk_widen(pa, k);   /* kept on failure too: the window only has to contain every block */
     }
     size_t at = range_upper(pa, lo);   /* first range above lo; at-1 is below */
     bool join_prev = at > 0 && pa->ranges[at - 1].limit == lo;
@@ -760,7 +816,8 @@ int pa_grow(ga_pagealloc *pa, uintptr_t base, size_t size)
         if (!nr)
             goto nomem;
         memcpy(nr, pa->ranges, pa->nranges * sizeof(pa_range));
-        meta_free(pa, pa->ranges, pa->rcap * sizeof(pa_range));
+        if (pa->ranges != pa->ranges_inline)
+            meta_free(pa, pa->ranges, pa->rcap * sizeof(pa_range));
         pa->meta_bytes += ncap * sizeof(pa_range);
         pa->ranges = nr;
         pa->rcap = ncap;
@@ -798,7 +855,7 @@ int pa_grow(ga_pagealloc *pa, uintptr_t base, size_t size)
 nomem:
     /* Give back the blocks made by this call: those no inUse range touches. */
     for (uint64_t j = k_lo; j <= k_hi; j++) {
-        uint64_t blo = j << (CHUNK_SHIFT + L2_SHIFT), bhi = blo + ((uint64_t)1 << (CHUNK_SHIFT + L2_SHIFT));
+        uint64_t blo = j << BLK_SHIFT, bhi = blo + ((uint64_t)1 << BLK_SHIFT);
         if (pa->l2[j] && !ranges_intersect(pa, blo, bhi)) {
             meta_free(pa, pa->l2[j], sizeof(pa_l2));
             pa->l2[j] = NULL;
@@ -817,7 +874,7 @@ uintptr_t pa_alloc(ga_pagealloc *pa, size_t npages, size_t *scav_bytes)
     if (npages == 0 || ci >= pa->end)
         return 0;
     unsigned pi = off_page(so);
-    if (CHUNK_PAGES - pi >= npages && ga_pallocsum_max(pa->sum[GA_SUMMARY_LEVELS - 1][ci]) >= npages) {
+    if (CHUNK_PAGES - pi >= npages && ga_pallocsum_max(sum_get(pa, GA_SUMMARY_LEVELS - 1, ci)) >= npages) {
         /* Fast path: the run is in searchAddr's own chunk. */
         const pa_chunk *c = chunk_of(pa, ci);
         unsigned nsi = 0, j = c ? ga_pallocbits_find(c->alloc, (unsigned)npages, pi, &nsi) : ~0u;
@@ -940,7 +997,7 @@ uintptr_t pa__cache_first_free(ga_pagealloc *pa)
     uint64_t so = pa->search, ci = so >> CHUNK_SHIFT, addr, cand;
     if (ci >= pa->end)
         return 0;
-    if (pa->sum[GA_SUMMARY_LEVELS - 1][ci] != 0) {
+    if (sum_get(pa, GA_SUMMARY_LEVELS - 1, ci) != 0) {
         unsigned j = find1(chunk_of(pa, ci)->alloc, off_page(so));
         if (j == ~0u)
             pa_fatal("allocToCache: leaf summary says free but the bitmap is full");
@@ -1076,9 +1133,13 @@ int pa_verify(const ga_pagealloc *pa, ga_report *r)
         if (pa->start != es || pa->end != ee)
             return pa__report(r, "D6", 0, "chunk bounds [start, end) = [%#" PRIx64 ", %#" PRIx64
                               ") but inUse spans chunks [%#" PRIx64 ", %#" PRIx64 ")", pa->start, pa->end, es, ee);
+        /* pa_destroy frees only the blocks inside the window */
+        if (pa->nranges && (es >> L2_SHIFT < pa->blk_lo || (ee - 1) >> L2_SHIFT > pa->blk_hi))
+            return pa__report(r, "D6", 0, "block window [%#" PRIx64 ", %#" PRIx64 "] does not cover the blocks of inUse "
+                              "chunks [%#" PRIx64 ", %#" PRIx64 ")", pa->blk_lo, pa->blk_hi, es, ee);
     }
     /* Per chunk: D3 + D1 on the leaf, D4, D8. */
-    const ga_pallocsum *leaf = pa->sum[GA_SUMMARY_LEVELS - 1];
+    const unsigned LEAF = GA_SUMMARY_LEVELS - 1;
     for (k = 0; k < pa->nranges; k++) {
         for (uint64_t ci = pa->ranges[k].base >> CHUNK_SHIFT; ci < pa->ranges[k].limit >> CHUNK_SHIFT; ci++) {
             uintptr_t cb = addr_of(ci << CHUNK_SHIFT);
@@ -1086,13 +1147,14 @@ int pa_verify(const ga_pagealloc *pa, ga_report *r)
             if (!c)
                 return pa__report(r, "D6", cb, "chunk %#" PRIx64 " at %#" PRIxPTR " is in inUse but has no bitmap block",
                                   ci, cb);
-            int e = check_shape(r, GA_SUMMARY_LEVELS - 1, ci, leaf[ci]);
+            ga_pallocsum have = *sum_ref(pa, LEAF, ci);   /* c's block holds it */
+            int e = check_shape(r, LEAF, ci, have);
             if (e)
                 return e;
             ga_pallocsum want = ga_palloc_summarize(c->alloc);
-            if (leaf[ci] != want)
+            if (have != want)
                 return pa__report(r, "D1", cb, "chunk %#" PRIx64 " at %#" PRIxPTR ": leaf summary (level 4 index %#" PRIx64
-                                  ") " SUMF " != summarize(pallocBits) " SUMF, ci, cb, ci, SUMA(leaf[ci]), SUMA(want));
+                                  ") " SUMF " != summarize(pallocBits) " SUMF, ci, cb, ci, SUMA(have), SUMA(want));
             unsigned pop = 0, scf = 0;
             for (unsigned w = 0; w < 8; w++) {
                 if (c->scav[w] & c->alloc[w]) {
@@ -1128,21 +1190,23 @@ int pa_verify(const ga_pagealloc *pa, ga_report *r)
     for (k = 0; k < pa->nranges; k++) {
         uint64_t b0 = (pa->ranges[k].base >> CHUNK_SHIFT) & ~(uint64_t)7;
         uint64_t b1 = (((pa->ranges[k].limit >> CHUNK_SHIFT) - 1) | 7) + 1;
-        for (uint64_t ci = b0; ci < b1; ci++)
-            if (leaf[ci] != 0 && !range_contains(pa, ci << CHUNK_SHIFT))
+        for (uint64_t ci = b0; ci < b1; ci++) {
+            ga_pallocsum s = sum_get(pa, LEAF, ci);
+            if (s != 0 && !range_contains(pa, ci << CHUNK_SHIFT))
                 return pa__report(r, "D1", addr_of(ci << CHUNK_SHIFT), "chunk %#" PRIx64 " is not in use but its leaf "
-                                  "summary is " SUMF, ci, SUMA(leaf[ci]));
+                                  "summary is " SUMF, ci, SUMA(s));
+        }
     }
     /* D2 + D3, bottom-up so that a bad entry is reported at its own level. */
     for (int l = GA_SUMMARY_LEVELS - 2; l >= 0; l--) {
         for (k = 0; k < pa->nranges; k++) {
             uint64_t lo = pa->ranges[k].base >> lvl_shift[l], hi = (pa->ranges[k].limit - 1) >> lvl_shift[l];
             for (uint64_t i = lo; i <= hi; i++) {
-                ga_pallocsum have = pa->sum[l][i];
+                ga_pallocsum have = sum_get(pa, (unsigned)l, i);
                 int e = check_shape(r, (unsigned)l, i, have);
                 if (e)
                     return e;
-                ga_pallocsum want = merge8(&pa->sum[l + 1][i << 3], lvl_logpages[l + 1], false);
+                ga_pallocsum want = merge8(sum_row(pa, (unsigned)l + 1, i << 3), lvl_logpages[l + 1], false);
                 if (have != want)
                     return pa__report(r, "D2", addr_of(i << lvl_shift[l]), "level %d index %#" PRIx64 " (%#" PRIxPTR
                                       "): summary " SUMF " != merge of level %d children [%#" PRIx64 "..+8) " SUMF,
@@ -1150,14 +1214,24 @@ int pa_verify(const ga_pagealloc *pa, ga_report *r)
             }
         }
     }
-    /* Root entries that cover no in-use memory must be 0 (find scans the root linearly). */
-    for (uint64_t i = 0; i < ((uint64_t)1 << lvl_bits[0]); i++) {
-        if (pa->sum[0][i] == 0)
-            continue;
-        uint64_t lo = i << lvl_shift[0];
-        if (!ranges_intersect(pa, lo, lo + ((uint64_t)1 << lvl_shift[0])))
-            return pa__report(r, "D2", addr_of(lo), "level 0 index %#" PRIx64 " covers no in-use memory but its summary "
-                              "is " SUMF, i, SUMA(pa->sum[0][i]));
+    /* The block window. A block that no inUse range touches is leaked metadata (a failed
+     * pa_grow gives back the blocks it made). Root entries that cover no in-use memory must be
+     * 0 (find scans the root linearly): checked for the window's 2 entries per block; outside
+     * the window nothing ever wrote the root (see blk_lo), so it still holds alloc_meta's
+     * zeros and is not read. That keeps a small heap's pa_verify off the 128 KiB root; a heap
+     * grown at both ends of the address space reads it all, as before. */
+    for (uint64_t kb = pa->blk_lo; kb <= pa->blk_hi; kb++) {
+        uint64_t blo = kb << BLK_SHIFT;
+        bool used = ranges_intersect(pa, blo, blo + ((uint64_t)1 << BLK_SHIFT));
+        if (pa->l2[kb] && !used)
+            return pa__report(r, "D6", addr_of(blo), "block %#" PRIx64 " (chunks [%#" PRIx64 ", +8192)) holds metadata "
+                              "but no inUse range touches it", kb, kb << L2_SHIFT);
+        for (uint64_t i = kb << 1; i < (kb + 1) << 1; i++) {
+            uint64_t lo = i << lvl_shift[0];
+            if (pa->root[i] != 0 && (!used || !ranges_intersect(pa, lo, lo + ((uint64_t)1 << lvl_shift[0]))))
+                return pa__report(r, "D2", addr_of(lo), "level 0 index %#" PRIx64 " covers no in-use memory but its "
+                                  "summary is " SUMF, i, SUMA(pa->root[i]));
+        }
     }
     /* D5: searchAddr. */
     if (pa->search != MAX_OFF) {
@@ -1195,16 +1269,21 @@ void pa_dump(const ga_pagealloc *pa, FILE *out)
     fprintf(out, "pagealloc: %zu inUse ranges, chunks [%#" PRIx64 ", %#" PRIx64 "), searchAddr %#" PRIxPTR "%s\n",
             pa->nranges, pa->start, pa->end, addr_of(pa->search), pa->search == MAX_OFF ? " (maxOffAddr)" : "");
     fprintf(out, "  pages: total %zu allocated %zu free %zu scavenged-free %zu; metadata %zu bytes; "
-            "scavenge cursors force %#" PRIx64 " bg %#" PRIx64 "\n", pa->total_pages, pa->alloc_pages,
-            pa->total_pages - pa->alloc_pages, pa->scav_free_pages, pa->meta_bytes, pa->scav_top_force, pa->scav_top_bg);
+            "scavenge cursors force %#" PRIx64 " bg %#" PRIx64 "; block window [%#" PRIx64 ", %#" PRIx64 "]\n",
+            pa->total_pages, pa->alloc_pages, pa->total_pages - pa->alloc_pages, pa->scav_free_pages, pa->meta_bytes,
+            pa->scav_top_force, pa->scav_top_bg, pa->blk_lo, pa->blk_hi);
     for (size_t k = 0; k < pa->nranges; k++) {
         fprintf(out, "  range [%#" PRIxPTR ", %#" PRIxPTR ") %" PRIu64 " chunks\n", addr_of(pa->ranges[k].base),
                 addr_of(pa->ranges[k].limit), (pa->ranges[k].limit - pa->ranges[k].base) >> CHUNK_SHIFT);
         for (uint64_t ci = pa->ranges[k].base >> CHUNK_SHIFT; ci < pa->ranges[k].limit >> CHUNK_SHIFT; ci++) {
             const pa_chunk *c = chunk_of(pa, ci);
             const pa_scidx *x = sci_of(pa, ci);
-            ga_pallocsum s = pa->sum[GA_SUMMARY_LEVELS - 1][ci];
+            ga_pallocsum s = sum_get(pa, GA_SUMMARY_LEVELS - 1, ci);
             unsigned a = 0, sc = 0;
+            if (!c) {   /* a corrupted range list: dump what there is */
+                fprintf(out, "    chunk %#" PRIx64 " @%#" PRIxPTR ": no block\n", ci, addr_of(ci << CHUNK_SHIFT));
+                continue;
+            }
             for (unsigned w = 0; w < 8; w++)
                 a += pop64(c->alloc[w]), sc += pop64(c->scav[w]);
             fprintf(out, "    chunk %#" PRIx64 " @%#" PRIxPTR ": sum start=%u max=%u end=%u alloc=%u scav=%u "
@@ -1251,8 +1330,28 @@ uint64_t *pa_test_chunk_bits(ga_pagealloc *pa, uintptr_t chunk_base, bool scav)
 }
 
 size_t pa_test_summary_index(unsigned level, uintptr_t addr) { return (size_t)(off_of(addr) >> lvl_shift[level]); }
-ga_pallocsum pa_test_get_summary(const ga_pagealloc *pa, unsigned level, size_t index) { return pa->sum[level][index]; }
-void pa_test_set_summary(ga_pagealloc *pa, unsigned level, size_t index, ga_pallocsum v) { pa->sum[level][index] = v; }
+/* True if (level, index) names a summary: level < 5, index < 2^(14 + 3 level). */
+static bool sum_valid(unsigned level, size_t index)
+{
+    return level < GA_SUMMARY_LEVELS && (uint64_t)index >> (lvl_bits[0] + 3 * level) == 0;
+}
+/* Any summary: 0 for those of blocks never grown (what find sees) and for invalid indices. */
+ga_pallocsum pa_test_get_summary(const ga_pagealloc *pa, unsigned level, size_t index)
+{
+    return sum_valid(level, index) ? sum_get(pa, level, index) : 0;
+}
+/* Levels 1..4 exist only in grown blocks: a write to an absent block (or an invalid index) is
+ * dropped, and get keeps returning 0. A root entry is always written; the block window grows
+ * to include it, so that pa_verify looks at it. */
+void pa_test_set_summary(ga_pagealloc *pa, unsigned level, size_t index, ga_pallocsum v)
+{
+    ga_pallocsum *p = sum_valid(level, index) ? sum_ref(pa, level, index) : NULL;
+    if (!p)
+        return;
+    if (level == 0)
+        blk_widen(pa, index >> lvl_blk_bits[0]);
+    *p = v;
+}
 void pa_test_set_search_addr(ga_pagealloc *pa, uintptr_t addr) { pa->search = off_of(addr); }
 
 void pa_test_get_index(const ga_pagealloc *pa, uintptr_t chunk_base, unsigned *inuse, bool *has_free)

@@ -551,7 +551,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     (void)gf_plant();
     /* Warm the mapping cache with every metadata size an input can ask for (the pageAlloc,
-     * its 5 summary levels, the L2 blocks of all positions, grown range lists), so every
+     * the L2 blocks (with their summary levels) of all positions, grown range lists), so every
      * execution recycles mappings the same way: AFL++ stability stays at 100%. */
     memset(&F, 0, sizeof F);
     F.meta_fail_after = F.unused_fail_after = -1;

@@ -9,7 +9,9 @@
  *
  * Covered: every Go test vector of §11.1-§11.7 and the §11.8 scavenger vectors; summaries
  * against a slow reference; the checker catching corruption at every level; metadata
- * failures; a randomized differential test against a flat bitmap with address-ordered first
+ * failures and metadata size (a small heap must not cost summary arrays for the whole
+ * address space); memory grown in far-apart 32 GiB blocks up to the top of the 48-bit offset
+ * space; a randomized differential test against a flat bitmap with address-ordered first
  * fit; and a quick benchmark of pa_alloc / pa_free.
  */
 #include <errno.h>
@@ -1063,6 +1065,122 @@ static void test_checker(void)
     destroy_pa(pa);
 }
 
+/* ---- metadata size and sparse blocks ----------------------------------------------------- */
+/* A heap that grows 64 MiB holds its pageAlloc and the one 32 GiB block it grew into: about
+ * 1.3 MiB in 2 mappings (when each summary level was one mapping spanning the whole address
+ * space, pa_new alone held ~600 MB in 7). */
+static void test_meta_small(void)
+{
+    fos_reset();
+    ga_pagealloc *pa = new_pa();
+    size_t m0 = pa_meta_bytes(pa);
+    CHECK(m0 <= ((size_t)256 << 10) && g_fos.meta_calls == 1, "pa_new holds %zu bytes in %zu mappings", m0,
+          g_fos.meta_calls);
+    CHECK_EQ(g_fos.live_bytes, m0);
+    verify_ok(pa, "empty");
+    CHECK(pa_grow(pa, chunk_base(B), 16 * CHUNKB) == 0, "grow 64 MiB");
+    size_t m1 = pa_meta_bytes(pa);
+    CHECK(m1 < ((size_t)2 << 20) && g_fos.meta_calls == 2, "pa_new + 64 MiB grow hold %zu bytes in %zu mappings", m1,
+          g_fos.meta_calls);
+    CHECK_EQ(g_fos.live_bytes, m1);
+    verify_ok(pa, "64 MiB");
+    CHECK_EQ(pa_alloc(pa, 16 * P, NULL), chunk_base(B));
+    verify_ok(pa, "64 MiB full");
+    pa_free(pa, chunk_base(B), 16 * P);
+    CHECK_EQ(pa_meta_bytes(pa), m1);   /* alloc and free never map metadata */
+    destroy_pa(pa);
+}
+
+/* Memory in far-apart blocks: B's, one 4 TiB above it, two on either side of a block boundary
+ * (one grow spanning both) and the last 64 MiB below the top of the 48-bit offset space. First
+ * fit walks them in address order, summaries of blocks never grown read as 0, and the checker
+ * sees a corrupt summary in any block. */
+#define FAR ((uint64_t)B + 0x100000)
+#define TOP (((uint64_t)1 << 26) - 16)
+#define EDGE ((uint64_t)0x2010000)   /* first chunk of block 0x1008 */
+static void test_far_blocks(void)
+{
+    fos_reset();
+    ga_pagealloc *pa = new_pa();
+    size_t m0 = pa_meta_bytes(pa);
+    CHECK(pa_grow(pa, chunk_base(B), 16 * CHUNKB) == 0, "grow B");
+    size_t blk = pa_meta_bytes(pa) - m0;   /* one block */
+    CHECK(pa_grow(pa, chunk_base(TOP), 16 * CHUNKB) == 0, "grow top");
+    CHECK_EQ(chunk_base(TOP) + 16 * CHUNKB, (uintptr_t)0x0000800000000000ull);   /* ends at offset 2^48 */
+    CHECK(pa_grow(pa, chunk_base(FAR), 16 * CHUNKB) == 0, "grow far");
+    CHECK(pa_grow(pa, chunk_base(EDGE - 2), 4 * CHUNKB) == 0, "grow across a block boundary");
+    CHECK_EQ(pa_meta_bytes(pa), m0 + 5 * blk);
+    CHECK_EQ(g_fos.live_bytes, pa_meta_bytes(pa));
+    verify_ok(pa, "far grown");
+    /* the root entry of the top: its last 16 chunks are free */
+    size_t rt = pa_test_summary_index(0, chunk_base(TOP));
+    CHECK_EQ(rt, ((size_t)1 << 14) - 1);
+    CHECK_EQ(pa_test_get_summary(pa, 0, rt), ga_pack_pallocsum(0, 16 * P, 16 * P));
+    CHECK_EQ(pa_test_get_summary(pa, 4, pa_test_summary_index(4, chunk_base(TOP + 15))), ga_pack_pallocsum(P, P, P));
+    /* a block never grown: every level reads 0; a write there is dropped */
+    uintptr_t hole = chunk_base(B + 0x80000);
+    for (unsigned l = 1; l < GA_SUMMARY_LEVELS; l++) {
+        size_t i = pa_test_summary_index(l, hole);
+        CHECK_EQ(pa_test_get_summary(pa, l, i), 0);
+        pa_test_set_summary(pa, l, i, ga_pack_pallocsum(1, 1, 1));
+        CHECK_EQ(pa_test_get_summary(pa, l, i), 0);
+    }
+    CHECK_EQ(pa_test_get_summary(pa, 0, pa_test_summary_index(0, hole)), 0);
+    CHECK_EQ(pa_meta_bytes(pa), m0 + 5 * blk);
+    verify_ok(pa, "writes to an absent block dropped");
+    /* first fit in address order: B, the straddling range, FAR, TOP */
+    size_t sb;
+    CHECK_EQ(pa_alloc(pa, 16 * P, &sb), chunk_base(B));
+    CHECK_EQ(sb, 16 * P * PG);
+    CHECK_EQ(pa_alloc(pa, 3 * P + 5, NULL), chunk_base(EDGE - 2));   /* spans blocks 0x1007 and 0x1008 */
+    verify_ok(pa, "across blocks");
+    CHECK_EQ(pa_alloc(pa, 16 * P, NULL), chunk_base(FAR));
+    CHECK_EQ(pa_alloc(pa, 16 * P, NULL), chunk_base(TOP));
+    CHECK_EQ(pa_alloc(pa, P - 4, NULL), 0);                  /* only 507 pages are left, at EDGE + 1 */
+    CHECK_EQ(pa_alloc(pa, P - 5, NULL), PB(EDGE + 1, 5));
+    CHECK_EQ(pa_alloc(pa, 1, NULL), 0);
+    CHECK_EQ(pa_search_addr(pa), (uintptr_t)0x00007fffffffffffull);
+    CHECK_EQ(pa_test_get_summary(pa, 0, rt), 0);
+    verify_ok(pa, "all allocated");
+    /* free at the top and far away: both come back, lowest first */
+    pa_free(pa, PB(TOP + 15, 500), 12);
+    pa_free(pa, PB(FAR + 3, 7), 2);
+    verify_ok(pa, "freed far and top");
+    CHECK_EQ(pa_test_get_summary(pa, 0, rt), ga_pack_pallocsum(0, 12, 12));
+    CHECK_EQ(pa_alloc(pa, 2, NULL), PB(FAR + 3, 7));
+    CHECK_EQ(pa_alloc(pa, 3, NULL), PB(TOP + 15, 500));
+    CHECK_EQ(pa_alloc(pa, 9, NULL), PB(TOP + 15, 503));
+    CHECK_EQ(pa_alloc(pa, 1, NULL), 0);
+    pa_free(pa, chunk_base(FAR), 16 * P);
+    verify_ok(pa, "far freed");
+    CHECK_EQ(pa_alloc(pa, 1, NULL), chunk_base(FAR));
+    verify_ok(pa, "far reused");
+    /* corruption in the far block: a leaf (D1), an inner summary (D2) */
+    size_t li = pa_test_summary_index(4, chunk_base(FAR + 3));
+    CHECK_EQ(pa_test_get_summary(pa, 4, li), ga_pack_pallocsum(P, P, P));
+    pa_test_set_summary(pa, 4, li, ga_pack_pallocsum(0, P - 1, P - 1));
+    expect_violation(pa, "D1", "far leaf");
+    pa_test_set_summary(pa, 4, li, ga_pack_pallocsum(P, P, P));
+    verify_ok(pa, "far leaf restored");
+    size_t i2 = pa_test_summary_index(2, chunk_base(FAR));
+    ga_pallocsum s2 = pa_test_get_summary(pa, 2, i2);
+    pa_test_set_summary(pa, 2, i2, ga_pack_pallocsum(0, ga_pallocsum_max(s2) - 1, ga_pallocsum_end(s2)));
+    expect_violation(pa, "D2", "far level 2");
+    pa_test_set_summary(pa, 2, i2, s2);
+    /* ... and in the top block; a root entry inside the block window covering nothing */
+    size_t i3 = pa_test_summary_index(3, chunk_base(TOP));
+    ga_pallocsum s3 = pa_test_get_summary(pa, 3, i3);
+    pa_test_set_summary(pa, 3, i3, ga_pack_pallocsum(20, 10, 0));
+    expect_violation(pa, "D3", "top level 3 shape");
+    pa_test_set_summary(pa, 3, i3, s3);
+    size_t r1 = pa_test_summary_index(0, chunk_base(FAR)) + 1;   /* FAR's block's other root entry */
+    pa_test_set_summary(pa, 0, r1, 1ull << 63);
+    expect_violation(pa, "D2", "root entry in a grown block covering nothing");
+    pa_test_set_summary(pa, 0, r1, 0);
+    verify_ok(pa, "restored");
+    destroy_pa(pa);
+}
+
 /* ---- metadata failures --------------------------------------------------------------------- */
 static void test_nomem(void)
 {
@@ -1543,6 +1661,8 @@ int main(void)
     RUN(test_scavenge_helpers);
     RUN(test_scavenge);
     RUN(test_checker);
+    RUN(test_meta_small);
+    RUN(test_far_blocks);
     RUN(test_nomem);
     RUN(test_differential);
     RUN(bench);

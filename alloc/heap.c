@@ -113,7 +113,13 @@ static uintptr_t sys_alloc(ga_heap *h, size_t n, size_t *got)
         if (region_ok(want, n) && (!hint->down || hint->addr >= n))
             p = h->os->reserve(h->os->ctx, (void *)want, n);
         if (p && (uintptr_t)p == want) {
-            if (!add_region(h, want, n) || !register_arenas(h, want, n)) {
+            bool recorded = add_region(h, want, n);
+            if (!recorded || !register_arenas(h, want, n)) {
+                /* Forget the region before giving it back: ga_heap_destroy releases every
+                 * recorded region, and a second release could unmap whatever the process
+                 * mapped there in between. Arenas already registered stay (persistent
+                 * metadata); they describe no span. */
+                if (recorded) h->nregions--;
                 h->os->release(h->os->ctx, p, n);
                 return 0;
             }

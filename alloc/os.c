@@ -110,6 +110,7 @@ struct ga_testos {
     size_t nregions, capregions;
     uint64_t violations;
     char first_violation[256];
+    uint64_t meta_live;        /* bytes of metadata handed out and not freed yet */
 };
 
 static tregion *find_region(const ga_testos *t, uintptr_t p)
@@ -267,6 +268,7 @@ static void *t_alloc_meta(void *ctx, size_t n)
     count(t, GA_OS_ALLOC_META, n);
     if (should_fail(t, GA_OS_ALLOC_META)) errno = ENOMEM;
     else p = t->inner->alloc_meta(t->inner->ctx, n);
+    if (p) t->meta_live += n;
     pthread_mutex_unlock(&t->lock);
     return p;
 }
@@ -276,6 +278,8 @@ static void t_free_meta(void *ctx, void *p, size_t n)
     ga_testos *t = ctx;
     pthread_mutex_lock(&t->lock);
     count(t, GA_OS_FREE_META, n);
+    if (n > t->meta_live) violation(t, "free_meta of %#lx frees %zu bytes, more than is allocated (state %d)", (uintptr_t)p, n, 0);
+    else t->meta_live -= n;
     t->inner->free_meta(t->inner->ctx, p, n);
     pthread_mutex_unlock(&t->lock);
 }
@@ -330,6 +334,8 @@ enum ga_page_state ga_testos_page_state(const ga_testos *t, const void *p)
     return st;
 }
 
+uint64_t ga_testos_meta_live(const ga_testos *t) { return t->meta_live; }
+
 uint64_t ga_testos_violations(const ga_testos *t, char *first, size_t n)
 {
     if (first && n) snprintf(first, n, "%s", t->first_violation);
@@ -346,4 +352,241 @@ uint64_t ga_testos_bytes_in_state(const ga_testos *t, enum ga_page_state st)
             total += t->regions[i].state[j] == st ? TPAGE : 0;
     pthread_mutex_unlock(&m->lock);
     return total;
+}
+
+/* ---------------------------------------------------------------------------------
+ * ga_reuseos: keeps what a heap gives back and hands it to the next heap of the process.
+ *
+ * A fuzzer creates and destroys a heap per input. With the kernel underneath, every input
+ * pays for mmap + munmap (with TLB shootdowns) of each region and metadata block and then a
+ * page fault, often two (a read maps the zero page, the first write copies it), for every
+ * page it touches: most of an input's time. Here a released region or metadata block is
+ * scrubbed instead of unmapped: mincore finds the pages that are resident, those are
+ * zeroed with memset (the ones never touched are zero already), a region goes back to
+ * PROT_NONE (Reserved), and the block waits in a cache for a request of the same size
+ * (and, for regions, the same address: the heap's hints are fixed, so each input gets the
+ * same addresses, which keeps AFL++ stability at 100%). A reused block therefore looks
+ * exactly like a fresh mapping: Reserved and zero, or (metadata) Ready and zero.
+ * Not for libgalloc: it calls malloc for its own bookkeeping.
+ */
+#define REUSE_MAX 256                 /* cached blocks; beyond that they go back to the kernel */
+#define RPAGE 4096u
+#define SPARSE_META ((size_t)4 << 20)
+
+typedef struct reuse_block {
+    uintptr_t base;
+    size_t n;
+    bool meta;
+    uintptr_t lo, hi;                 /* regions handed out: the span of every map call */
+} reuse_block;
+
+struct ga_reuseos {
+    ga_os os;
+    const ga_os *inner;
+    pthread_mutex_t lock;
+    reuse_block cache[REUSE_MAX];     /* scrubbed, ready to hand out */
+    size_t ncache;
+    reuse_block *out;                 /* regions handed out (only those can be cached back) */
+    size_t nout, capout;
+    uint64_t hits, misses, scrubbed;
+};
+
+/* Zero every resident page of [base, base+n) (all RW). mincore cannot tell a page the last
+ * heap wrote from one an earlier scrub zeroed and left resident, so the set memset covers
+ * is the union of what all earlier heaps touched; past SCRUB_MEMSET bytes per call the rest
+ * is dropped with madvise instead (it faults again when used, but the cost per input stays
+ * bounded). If mincore fails the whole range is dropped. */
+#define SCRUB_MEMSET ((size_t)2 << 20)
+static void reuse_scrub(ga_reuseos *r, uintptr_t base, size_t n)
+{
+    unsigned char vec[1024];
+    size_t budget = SCRUB_MEMSET;
+    for (size_t off = 0; off < n; off += sizeof vec * RPAGE) {
+        size_t len = n - off < sizeof vec * RPAGE ? n - off : sizeof vec * RPAGE;
+        size_t np = (len + RPAGE - 1) / RPAGE;
+        if (mincore((void *)(base + off), len, vec) != 0) {
+            madvise((void *)(base + off), len, MADV_DONTNEED);
+            continue;
+        }
+        for (size_t i = 0; i < np;) {
+            if (i % 8 == 0 && i + 8 <= np) {   /* skip 8 absent pages at a time */
+                uint64_t w;
+                memcpy(&w, vec + i, 8);
+                if (!(w & 0x0101010101010101ull)) { i += 8; continue; }
+            }
+            if (!(vec[i] & 1)) { i++; continue; }
+            size_t j = i;
+            while (j < np && (vec[j] & 1)) j++;
+            size_t lo = i * RPAGE, hi = j * RPAGE < len ? j * RPAGE : len;
+            if (hi - lo <= budget) {
+                memset((void *)(base + off + lo), 0, hi - lo);
+                budget -= hi - lo;
+                r->scrubbed += hi - lo;
+            } else {
+                madvise((void *)(base + off + lo), hi - lo, MADV_DONTNEED);
+            }
+            i = j;
+        }
+    }
+}
+
+static bool reuse_take(ga_reuseos *r, uintptr_t want, size_t n, bool meta, uintptr_t *got)
+{
+    for (size_t i = r->ncache; i-- > 0;) {
+        reuse_block *b = &r->cache[i];
+        if (b->meta == meta && b->n == n && (!want || b->base == want)) {
+            *got = b->base;
+            *b = r->cache[--r->ncache];
+            r->hits++;
+            return true;
+        }
+    }
+    r->misses++;
+    return false;
+}
+
+/* Caches a scrubbed block; false if the cache is full. */
+static bool reuse_put(ga_reuseos *r, uintptr_t base, size_t n, bool meta)
+{
+    if (r->ncache == REUSE_MAX) return false;
+    r->cache[r->ncache++] = (reuse_block){ base, n, meta, 0, 0 };
+    return true;
+}
+
+static void *r_reserve(void *ctx, void *hint, size_t n)
+{
+    ga_reuseos *r = ctx;
+    pthread_mutex_lock(&r->lock);
+    uintptr_t p = 0;
+    if (!reuse_take(r, (uintptr_t)hint, n, false, &p)) {
+        if (hint) {   /* a cached region overlapping the hint would make the kernel refuse it */
+            for (size_t i = r->ncache; i-- > 0;) {
+                reuse_block *b = &r->cache[i];
+                if (!b->meta && b->base < (uintptr_t)hint + n && (uintptr_t)hint < b->base + b->n) {
+                    r->inner->release(r->inner->ctx, (void *)b->base, b->n);
+                    *b = r->cache[--r->ncache];
+                }
+            }
+        }
+        p = (uintptr_t)r->inner->reserve(r->inner->ctx, hint, n);
+    }
+    if (p && r->nout == r->capout) {
+        size_t cap = r->capout ? 2 * r->capout : 16;
+        reuse_block *no = realloc(r->out, cap * sizeof *no);
+        if (!no) { r->inner->release(r->inner->ctx, (void *)p, n); p = 0; errno = ENOMEM; }
+        else { r->out = no; r->capout = cap; }
+    }
+    if (p) r->out[r->nout++] = (reuse_block){ p, n, false, 0, 0 };
+    pthread_mutex_unlock(&r->lock);
+    return (void *)p;
+}
+
+/* Only pages mapped during a region's current lifetime can have been written since it was
+ * last scrubbed (pages left resident by an earlier scrub are zero), so map calls are
+ * remembered as one span per region and only that span is scrubbed. */
+static int r_map(void *ctx, void *p, size_t n)
+{
+    ga_reuseos *r = ctx;
+    int rc = r->inner->map(r->inner->ctx, p, n);
+    if (rc != 0) return rc;
+    pthread_mutex_lock(&r->lock);
+    uintptr_t a = (uintptr_t)p;
+    for (size_t i = 0; i < r->nout; i++) {
+        reuse_block *b = &r->out[i];
+        if (a >= b->base && a < b->base + b->n) {
+            if (b->hi == b->lo) { b->lo = a; b->hi = a + n; }
+            if (a < b->lo) b->lo = a;
+            if (a + n > b->hi) b->hi = a + n;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&r->lock);
+    return 0;
+}
+static int r_used(void *ctx, void *p, size_t n) { ga_reuseos *r = ctx; return r->inner->used(r->inner->ctx, p, n); }
+static int r_unused(void *ctx, void *p, size_t n) { ga_reuseos *r = ctx; return r->inner->unused(r->inner->ctx, p, n); }
+
+static int r_release(void *ctx, void *p, size_t n)
+{
+    ga_reuseos *r = ctx;
+    pthread_mutex_lock(&r->lock);
+    size_t i;
+    for (i = 0; i < r->nout && !(r->out[i].base == (uintptr_t)p && r->out[i].n == n); i++) {}
+    int rc;
+    if (i < r->nout && r->ncache < REUSE_MAX) {
+        reuse_block b = r->out[i];
+        r->out[i] = r->out[--r->nout];
+        /* The mapped span is RW; scrub it and make it Reserved (PROT_NONE) again. */
+        rc = 0;
+        if (b.hi > b.lo) {
+            reuse_scrub(r, b.lo, b.hi - b.lo);
+            rc = mprotect((void *)b.lo, b.hi - b.lo, PROT_NONE);
+        }
+        if (rc == 0) reuse_put(r, (uintptr_t)p, n, false);
+        else rc = r->inner->release(r->inner->ctx, p, n);
+    } else {
+        if (i < r->nout) r->out[i] = r->out[--r->nout];
+        rc = r->inner->release(r->inner->ctx, p, n);   /* partial, foreign, or cache full */
+    }
+    pthread_mutex_unlock(&r->lock);
+    return rc;
+}
+
+static void *r_alloc_meta(void *ctx, size_t n)
+{
+    ga_reuseos *r = ctx;
+    pthread_mutex_lock(&r->lock);
+    uintptr_t p = 0;
+    if (!reuse_take(r, 0, n, true, &p)) p = (uintptr_t)r->inner->alloc_meta(r->inner->ctx, n);
+    pthread_mutex_unlock(&r->lock);
+    return (void *)p;
+}
+
+static void r_free_meta(void *ctx, void *p, size_t n)
+{
+    ga_reuseos *r = ctx;
+    pthread_mutex_lock(&r->lock);
+    if (r->ncache < REUSE_MAX) {
+        /* Big metadata (the arena index, page-allocator blocks) is touched sparsely: asking
+         * mincore about every page costs more than letting the few touched ones fault again. */
+        if (n >= SPARSE_META) madvise(p, n, MADV_DONTNEED);
+        else reuse_scrub(r, (uintptr_t)p, n);
+        reuse_put(r, (uintptr_t)p, n, true);
+    } else {
+        r->inner->free_meta(r->inner->ctx, p, n);
+    }
+    pthread_mutex_unlock(&r->lock);
+}
+
+ga_reuseos *ga_reuseos_new(const ga_os *inner)
+{
+    ga_reuseos *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->inner = inner ? inner : ga_os_default();
+    pthread_mutex_init(&r->lock, NULL);
+    r->os = (ga_os){ .ctx = r, .reserve = r_reserve, .map = r_map, .used = r_used, .unused = r_unused,
+                     .release = r_release, .alloc_meta = r_alloc_meta, .free_meta = r_free_meta };
+    return r;
+}
+
+const ga_os *ga_reuseos_os(ga_reuseos *r) { return &r->os; }
+
+void ga_reuseos_stats(const ga_reuseos *r, uint64_t *hits, uint64_t *misses, uint64_t *scrubbed_bytes)
+{
+    if (hits) *hits = r->hits;
+    if (misses) *misses = r->misses;
+    if (scrubbed_bytes) *scrubbed_bytes = r->scrubbed;
+}
+
+void ga_reuseos_free(ga_reuseos *r)
+{
+    if (!r) return;
+    for (size_t i = 0; i < r->ncache; i++) {
+        reuse_block *b = &r->cache[i];
+        if (b->meta) r->inner->free_meta(r->inner->ctx, (void *)b->base, b->n);
+        else r->inner->release(r->inner->ctx, (void *)b->base, b->n);
+    }
+    free(r->out);
+    pthread_mutex_destroy(&r->lock);
+    free(r);
 }

@@ -35,6 +35,20 @@ enum ga_page_state ga_testos_page_state(const ga_testos *t, const void *p);
 /* Number of illegal transitions seen (e.g. unused on a page that is not Ready/Prepared,
  * map of a page that is not Reserved); the first is described in the buffer. */
 uint64_t ga_testos_violations(const ga_testos *t, char *first, size_t n);
+/* Bytes of metadata allocated (successfully) and not freed yet. */
+uint64_t ga_testos_meta_live(const ga_testos *t);
 /* Bytes currently in each state. */
 uint64_t ga_testos_bytes_in_state(const ga_testos *t, enum ga_page_state st);
+
+/* ga_reuseos: an OS layer that scrubs and keeps the regions and metadata blocks a heap gives
+ * back and hands them, zeroed and in the same state as a fresh mapping, to the next heap
+ * of the process (same address for the same hint). For fuzzers and test drivers that make
+ * a heap per input: no mmap/munmap and no page faults after the first inputs. Wraps
+ * `inner` (NULL: the kernel). Outlives every heap that uses it. */
+typedef struct ga_reuseos ga_reuseos;
+ga_reuseos *ga_reuseos_new(const ga_os *inner);
+void ga_reuseos_free(ga_reuseos *r);
+const ga_os *ga_reuseos_os(ga_reuseos *r);
+/* Requests served from the cache, requests passed to `inner`, bytes zeroed by scrubbing. */
+void ga_reuseos_stats(const ga_reuseos *r, uint64_t *hits, uint64_t *misses, uint64_t *scrubbed_bytes);
 #endif

@@ -11,6 +11,8 @@
  *                               execution time, 4m is 5-10x faster (but cannot reach bugs
  *                               that need a heap of several 4 MiB chunks, e.g. summary-merge)
  *   GALLOC_FUZZ_NO_DIFF=1       no glibc side
+ *   GALLOC_FUZZ_FRESH_OS=1      every heap maps fresh memory from the kernel instead of
+ *                               recycling the previous heap's (ga_reuseos, the default)
  * gf_ops_replay_flags() spells the same options as galloc-replay flags.
  *
  * GALLOC_PLANT sets gh_options.alloc_plant (ga_heap_options.plant of every heap the
@@ -19,6 +21,7 @@
  */
 #include "ops_options.h"
 #include "fuzz.h"
+#include "os.h"
 
 #include <stdio.h>
 
@@ -33,6 +36,11 @@ void gf_ops_options(gh_options *o)
 #endif
     if (gf_env_u64("GALLOC_FUZZ_NO_DIFF", 0))
         o->diff = false;
+    /* Every heap recycles the previous one's memory (os.h, ga_reuseos): no mmap/munmap and
+     * no page faults per input. Lives as long as the process, like the fuzzer's own state. */
+    static ga_reuseos *reuse;
+    if (!gf_env_u64("GALLOC_FUZZ_FRESH_OS", 0) && (reuse || (reuse = ga_reuseos_new(NULL))))
+        o->os = ga_reuseos_os(reuse);
     o->alloc_plant = gf_plant();
 }
 

@@ -1580,7 +1580,7 @@ static int run(const gh_seq *s, const gh_options *opt, gh_finding *f, gh_exec_st
     x->st = st;
     x->emit = emit;
     gh_ref_init(&x->ref, opt->budget_bytes);
-    x->tos = ga_testos_new(NULL);
+    x->tos = ga_testos_new(opt->os);
     if (!x->tos) { snprintf(f->message, sizeof f->message, "ga_testos_new failed"); return -1; }
     x->inner = ga_testos_os(x->tos);
     x->wrap = (ga_os){ x, w_reserve, w_map, w_used, w_unused, w_release, w_alloc_meta, w_free_meta };
@@ -1653,6 +1653,17 @@ static int run(const gh_seq *s, const gh_options *opt, gh_finding *f, gh_exec_st
     for (size_t i = 0; i < x->nobj; i++)
         if (x->objs[i].ref) gh_ref_free(&x->ref, x->objs[i].ref, x->objs[i].ref_size ? x->objs[i].ref_size : x->objs[i].size);
     ga_heap_destroy(x->h);
+    if (!found(x)) {
+        /* Teardown must give every region and metadata block back, each exactly once (a
+         * second release could unmap memory the process reused in between). */
+        bool final_found = !check_os_violations(x);
+        uint64_t meta = ga_testos_meta_live(x->tos), held = 0;
+        for (int st = GA_PAGE_RESERVED; st <= GA_PAGE_READY; st++) held += ga_testos_bytes_in_state(x->tos, (enum ga_page_state)st);
+        if (!final_found && (x->o->checks & GH_CHK_OS) && (held || meta))
+            final_found = !finding(x, GH_CHK_OS, NULL, NULL, "ga_heap_destroy left %" PRIu64 " bytes of heap regions and %" PRIu64
+                                   " bytes of metadata with the OS", held, meta);
+        if (final_found) f->final_check = true;
+    }
     ga_testos_free(x->tos);
     free(x->objs);
     free(x->iv);

@@ -164,6 +164,8 @@ typedef struct gh_options {
      * whenever an object with planted_lo <= size <= planted_hi is freed while at least
      * planted_min_live other objects are live. */
     size_t planted_lo, planted_hi, planted_min_live;
+    const ga_os *os;            /* what the ga_testos of each run wraps (NULL: the kernel);
+                                 * fuzz_ops passes a ga_reuseos so heaps recycle memory */
     FILE *trace;                /* per-op trace (NULL: none) */
     bool trace_addrs;           /* include addresses in the trace */
 } gh_options;

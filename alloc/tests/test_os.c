@@ -5,7 +5,97 @@
 #include "check.h"
 #include "os.h"
 #include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <string.h>
+
+/* ga_reuseos: a released region or freed metadata block comes back at the same address,
+ * zeroed, with a region Reserved again (PROT_NONE: touching it faults); a heap made on
+ * recycled memory finds every free slot zero (A12) and calloc memory zero. */
+static sigjmp_buf fault_jmp;
+static void on_segv(int sig) { (void)sig; siglongjmp(fault_jmp, 1); }
+static bool faults_on_read(volatile const char *p)
+{
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_segv;
+    sigaction(SIGSEGV, &sa, &old);
+    bool faulted = sigsetjmp(fault_jmp, 1) != 0;
+    if (!faulted) (void)*p;
+    sigaction(SIGSEGV, &old, NULL);
+    return faulted;
+}
+
+static void test_reuseos(void)
+{
+    ga_reuseos *ro = ga_reuseos_new(NULL);
+    CHECK(ro != NULL, "ga_reuseos_new");
+    if (!ro) return;
+    const ga_os *os = ga_reuseos_os(ro);
+    size_t n = (size_t)64 << 20;
+    char *hint = (char *)(uintptr_t)0x7e0000000000ull;
+    char *p = os->reserve(os->ctx, hint, n);
+    CHECK(p == hint, "reserve at hint: %p", (void *)p);
+    if (p != hint) { ga_reuseos_free(ro); return; }
+    CHECK_EQ(os->map(os->ctx, p, n / 2), 0);
+    memset(p + 8192, 0x5a, 3 * 8192 + 100);           /* dirty a few pages, not all */
+    p[n / 2 - 1] = 1;
+    CHECK_EQ(os->release(os->ctx, p, n), 0);
+    char *q = os->reserve(os->ctx, hint, n);
+    CHECK(q == p, "the released region came back at the hint: %p", (void *)q);
+    CHECK(faults_on_read(q + 8192), "a recycled region must be Reserved (PROT_NONE) again");
+    CHECK_EQ(os->map(os->ctx, q, n), 0);
+    size_t dirty = 0;
+    for (size_t i = 0; i < n; i += 64) dirty += q[i] != 0 || q[i + 63] != 0;
+    CHECK_EQ(dirty, 0);
+    CHECK_EQ(os->release(os->ctx, q, n), 0);
+
+    char *m = os->alloc_meta(os->ctx, 3 * 4096 + 8);
+    CHECK(m != NULL, "alloc_meta");
+    memset(m, 0xff, 3 * 4096 + 8);
+    os->free_meta(os->ctx, m, 3 * 4096 + 8);
+    char *m2 = os->alloc_meta(os->ctx, 3 * 4096 + 8);
+    CHECK(m2 == m, "metadata block reused");
+    size_t nz = 0;
+    for (size_t i = 0; i < 3 * 4096 + 8; i++) nz += m2[i] != 0;
+    CHECK_EQ(nz, 0);
+    os->free_meta(os->ctx, m2, 3 * 4096 + 8);
+
+    /* whole heaps, one after another, on recycled memory */
+    for (int round = 0; round < 3; round++) {
+        ga_heap_options ho = { 0 };
+        ho.os = os;
+        ga_heap *h = ga_heap_new(&ho);
+        CHECK(h != NULL, "heap %d", round);
+        if (!h) break;
+        ga_cache *c = ga_cache_new(h);
+        for (int i = 0; i < 2000; i++) {
+            size_t sz = 16 + (size_t)(i * 37) % 3000;
+            char *o = ga_alloc(c, sz, 0, round == 1 ? GA_NOSCAN | GA_ZERO : GA_NOSCAN);
+            CHECK(o != NULL, "alloc");
+            if (!o) break;
+            if (round == 1) {
+                size_t bad = 0;
+                for (size_t k = 0; k < sz; k++) bad += o[k] != 0;
+                CHECK(bad == 0, "calloc'd object of %zu bytes has %zu non-zero bytes", sz, bad);
+            }
+            memset(o, 0xa5, sz);
+            if (i % 3 == 0) ga_free_local(c, o);
+        }
+        char *big = ga_alloc(c, 1 << 20, 0, GA_NOSCAN);
+        CHECK(big != NULL, "large");
+        if (big) memset(big, 0x11, 1 << 20);
+        ga_report r;
+        CHECK(ga_verify(h, &r) == 0, "round %d: %s %s", round, r.invariant, r.message);
+        ga_cache_destroy(c);
+        ga_heap_destroy(h);
+    }
+    uint64_t hits = 0, misses = 0, scrubbed = 0;
+    ga_reuseos_stats(ro, &hits, &misses, &scrubbed);
+    CHECK(hits >= 4 && scrubbed > 0, "hits %llu misses %llu scrubbed %llu", (unsigned long long)hits,
+          (unsigned long long)misses, (unsigned long long)scrubbed);
+    ga_reuseos_free(ro);
+}
 
 int main(void)
 {
@@ -61,5 +151,6 @@ int main(void)
     CHECK_EQ(os->release(os->ctx, r, n), 0);
     CHECK_EQ(ga_testos_bytes_in_state(t, GA_PAGE_RESERVED), 0);
     ga_testos_free(t);
+    test_reuseos();
     TEST_MAIN_END();
 }

@@ -396,7 +396,7 @@ struct ga_reuseos {
  * is the union of what all earlier heaps touched; past SCRUB_MEMSET bytes per call the rest
  * is dropped with madvise instead (it faults again when used, but the cost per input stays
  * bounded). If mincore fails the whole range is dropped. */
-#define SCRUB_MEMSET ((size_t)2 << 20)
+#define SCRUB_MEMSET ((size_t)16 << 20)
 static void reuse_scrub(ga_reuseos *r, uintptr_t base, size_t n)
 {
     unsigned char vec[1024];

@@ -23,6 +23,7 @@
 #include "fuzz.h"
 #include "os.h"
 
+#include <malloc.h>
 #include <stdio.h>
 
 void gf_ops_options(gh_options *o)
@@ -39,8 +40,13 @@ void gf_ops_options(gh_options *o)
     /* Every heap recycles the previous one's memory (os.h, ga_reuseos): no mmap/munmap and
      * no page faults per input. Lives as long as the process, like the fuzzer's own state. */
     static ga_reuseos *reuse;
-    if (!gf_env_u64("GALLOC_FUZZ_FRESH_OS", 0) && (reuse || (reuse = ga_reuseos_new(NULL))))
+    if (!gf_env_u64("GALLOC_FUZZ_FRESH_OS", 0) && (reuse || (reuse = ga_reuseos_new(NULL)))) {
         o->os = ga_reuseos_os(reuse);
+        /* The glibc side likewise: serve big blocks from the heap, not fresh mmaps, and
+         * keep freed memory (its results do not depend on where memory comes from). */
+        mallopt(M_MMAP_THRESHOLD, 32 << 20);
+        mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    }
     o->alloc_plant = gf_plant();
 }
 

@@ -3,6 +3,7 @@
  * every fuzz target and driver (see fuzz.h). Calls: galloc.h (ga_plant_name), libc.
  */
 #include "fuzz.h"
+#include "harness.h"
 #include "galloc.h"
 
 #include <errno.h>
@@ -104,3 +105,5 @@ uint64_t gf_rng_next(gf_rng *r)
     r->s = x;
     return x * 0x2545f4914f6cdd1dull;
 }
+
+int gf_read_file(const char *path, uint8_t **data, size_t *len) { return gh_read_file(path, data, len); }

@@ -60,6 +60,9 @@ const char *gf_plant_label(void);   /* "none" or the plant's name */
 /* Integer environment variable (decimal/hex, optional k/m/g suffix); def if unset. An
  * unparsable value exits with status 2. */
 uint64_t gf_env_u64(const char *name, uint64_t def);
+/* Whole file into a malloc'd buffer: gh_read_file (harness.h) for the drivers that do not
+ * include the harness. 0, or -1 with errno set. */
+int gf_read_file(const char *path, uint8_t **data, size_t *len);
 
 /* Small deterministic PRNG (xorshift64*), for mutators. */
 typedef struct gf_rng { uint64_t s; } gf_rng;

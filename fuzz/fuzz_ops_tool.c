@@ -28,41 +28,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int read_file(const char *path, uint8_t **data, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
-    size_t cap = 4096, n = 0;
-    uint8_t *b = malloc(cap);
-    while (b) {
-        if (n == cap) {
-            uint8_t *nb = realloc(b, cap *= 2);
-            if (!nb) {
-                free(b);
-                b = NULL;
-                break;
-            }
-            b = nb;
-        }
-        size_t r = fread(b + n, 1, cap - n, f);
-        n += r;
-        if (r == 0)
-            break;
-    }
-    fclose(f);
-    if (!b)
-        return -1;
-    *data = b;
-    *len = n;
-    return 0;
-}
-
 static int load(const char *path, gh_seq *s)
 {
     uint8_t *d;
     size_t n;
-    if (read_file(path, &d, &n) != 0) {
+    if (gh_read_file(path, &d, &n) != 0) {
         fprintf(stderr, "fuzz_ops_tool: %s: cannot read: %s\n", path, strerror(errno));
         return -1;
     }
@@ -345,7 +315,7 @@ static int cmd_mkdict(const char *out, const char *check)
     if (check) {
         uint8_t *have;
         size_t hn;
-        if (read_file(check, &have, &hn) != 0) {
+        if (gh_read_file(check, &have, &hn) != 0) {
             fprintf(stderr, "fuzz_ops_tool: %s: %s\n", check, strerror(errno));
             return 2;
         }

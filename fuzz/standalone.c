@@ -42,50 +42,11 @@ static bool quiet, missing_ok, expect_finding;
 static double bench_secs;
 static int errors;
 
-static int read_file(const char *path, uint8_t **data, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
-    size_t cap = 4096, n = 0;
-    uint8_t *b = malloc(cap);
-    if (!b) {
-        fclose(f);
-        return -1;
-    }
-    for (;;) {
-        if (n == cap) {
-            uint8_t *nb = realloc(b, cap * 2);
-            if (!nb) {
-                free(b);
-                fclose(f);
-                return -1;
-            }
-            b = nb;
-            cap *= 2;
-        }
-        size_t r = fread(b + n, 1, cap - n, f);
-        n += r;
-        if (r == 0)
-            break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(b);
-        errno = EIO;
-        return -1;
-    }
-    *data = b;
-    *len = n;
-    return 0;
-}
-
 static void add_input(const char *path)
 {
     uint8_t *d;
     size_t n;
-    if (read_file(path, &d, &n) != 0) {
+    if (gf_read_file(path, &d, &n) != 0) {
         fprintf(stderr, "galloc-fuzz: %s: cannot read: %s\n", path, strerror(errno));
         errors++;
         return;

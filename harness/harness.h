@@ -102,6 +102,13 @@ int gh_parse(const char *text, size_t len, gh_seq *out, gh_parse_error *err); /*
 int gh_format_op(const gh_op *op, char *buf, size_t n); /* one line, no newline */
 int gh_format(const gh_seq *s, FILE *out);              /* with the header line */
 
+/* Whole file into a malloc'd buffer (*data, *len; free it). 0, or -1 with errno set
+ * (ENOMEM, EIO, or fopen's). Shared by galloc-replay, the fuzz drivers and tools. */
+int gh_read_file(const char *path, uint8_t **data, size_t *len);
+/* A count or byte size for command lines: decimal, 0x hex or octal, optional k/m/g suffix
+ * (powers of 1024). False on junk, a minus sign or overflow. */
+bool gh_parse_size(const char *s, uint64_t *v);
+
 /* Random valid sequence (tests, stress, seeds): deterministic in seed. */
 int gh_generate(uint64_t seed, size_t nops, gh_seq *out);
 

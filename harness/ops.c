@@ -14,6 +14,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -672,4 +673,46 @@ int gh_generate(uint64_t seed, size_t nops, gh_seq *out)
         if (gh_seq_push(out, &op) != 0) { gh_seq_free(out); return -1; }
     }
     return 0;
+}
+
+/* ---- small shared helpers for the command-line tools ------------------------------- */
+int gh_read_file(const char *path, uint8_t **data, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    size_t cap = 4096, n = 0;
+    uint8_t *b = malloc(cap);
+    if (!b) { fclose(f); errno = ENOMEM; return -1; }
+    for (;;) {
+        if (n == cap) {
+            uint8_t *nb = realloc(b, cap * 2);
+            if (!nb) { free(b); fclose(f); errno = ENOMEM; return -1; }
+            b = nb;
+            cap *= 2;
+        }
+        size_t r = fread(b + n, 1, cap - n, f);
+        n += r;
+        if (r == 0) break;
+    }
+    int err = ferror(f);
+    fclose(f);
+    if (err) { free(b); errno = EIO; return -1; }
+    *data = b;
+    *len = n;
+    return 0;
+}
+
+bool gh_parse_size(const char *s, uint64_t *v)
+{
+    if (!s || !*s || *s == '-') return false;
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(s, &end, 0);
+    unsigned shift = 0;
+    if (*end == 'k' || *end == 'K') shift = 10, end++;
+    else if (*end == 'm' || *end == 'M') shift = 20, end++;
+    else if (*end == 'g' || *end == 'G') shift = 30, end++;
+    if (errno || *end || end == s || (shift && x > (ULLONG_MAX >> shift))) return false;
+    *v = (uint64_t)x << shift;
+    return true;
 }

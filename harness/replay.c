@@ -84,38 +84,12 @@ static void addflag(cli *c, const char *fmt, ...)
     va_end(ap);
 }
 
-static int read_file(const char *path, uint8_t **data, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return -1;
-    size_t cap = 4096, n = 0;
-    uint8_t *b = malloc(cap);
-    if (!b) { fclose(f); errno = ENOMEM; return -1; }
-    for (;;) {
-        if (n == cap) {
-            uint8_t *nb = realloc(b, cap * 2);
-            if (!nb) { free(b); fclose(f); errno = ENOMEM; return -1; }
-            b = nb;
-            cap *= 2;
-        }
-        size_t r = fread(b + n, 1, cap - n, f);
-        n += r;
-        if (r == 0) break;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (err) { free(b); errno = EIO; return -1; }
-    *data = b;
-    *len = n;
-    return 0;
-}
-
 /* Loads one input into *s; prints the error and returns -1 on failure. */
 static int load(cli *c, const char *path, gh_seq *s)
 {
     uint8_t *data;
     size_t len;
-    if (read_file(path, &data, &len) != 0) {
+    if (gh_read_file(path, &data, &len) != 0) {
         fprintf(stderr, "galloc-replay: %s: cannot read: %s\n", path, strerror(errno));
         return -1;
     }
@@ -288,20 +262,6 @@ static void walk(cli *c, const char *path, int depth)
     free(names);
 }
 
-static int parse_size(const char *s, size_t *v)
-{
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(s, &end, 0);
-    unsigned shift = 0;
-    if (*end == 'k' || *end == 'K') shift = 10, end++;
-    else if (*end == 'm' || *end == 'M') shift = 20, end++;
-    else if (*end == 'g' || *end == 'G') shift = 30, end++;
-    if (errno || *end || end == s || s[0] == '-') return -1;
-    *v = (size_t)x << shift;
-    return 0;
-}
-
 static int parse_checks(const char *list, unsigned *mask)
 {
     char buf[256];
@@ -384,8 +344,8 @@ int main(int argc, char **argv)
                  strcmp(a, "--max-runs") == 0 || strcmp(a, "--fault-step") == 0 || strcmp(a, "--bench") == 0 ||
                  strcmp(a, "--seed") == 0 || strcmp(a, "--generate") == 0) {
             NEED_ARG();
-            size_t v;
-            if (parse_size(argv[++i], &v) != 0) { fprintf(stderr, "galloc-replay: %s: bad number '%s'\n", a, argv[i]); return 2; }
+            uint64_t v;
+            if (!gh_parse_size(argv[++i], &v) || v > SIZE_MAX) { fprintf(stderr, "galloc-replay: %s: bad number '%s'\n", a, argv[i]); return 2; }
             if (strcmp(a, "--check-every") == 0) c.opt.check_every = v;
             else if (strcmp(a, "--budget") == 0) c.opt.budget_bytes = v;
             else if (strcmp(a, "--max-heap") == 0) c.opt.max_heap_bytes = v;

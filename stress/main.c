@@ -66,21 +66,6 @@ static void usage_error(const char *fmt, const char *arg)
     exit(2);
 }
 
-static bool parse_u64(const char *s, uint64_t *v)
-{
-    if (!s || !*s || *s == '-') return false;
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(s, &end, 0);
-    unsigned shift = 0;
-    if (*end == 'k' || *end == 'K') shift = 10, end++;
-    else if (*end == 'm' || *end == 'M') shift = 20, end++;
-    else if (*end == 'g' || *end == 'G') shift = 30, end++;
-    if (errno || *end || end == s || (shift && x > (ULLONG_MAX >> shift))) return false;
-    *v = (uint64_t)x << shift;
-    return true;
-}
-
 static bool parse_secs(const char *s, double *v)
 {
     if (!s || !*s) return false;
@@ -134,7 +119,7 @@ static void parse_args(int argc, char **argv, config *c)
         else if (IS("--verify")) c->verify = true;
         else if (IS("--threads")) {
             const char *v = VAL();
-            if (!parse_u64(v, &u) || u < 1 || u > 255) usage_error("--threads wants 1..255, got '%s'", v);
+            if (!gh_parse_size(v, &u) || u < 1 || u > 255) usage_error("--threads wants 1..255, got '%s'", v);
             c->threads = (int)u;
         } else if (IS("--seconds")) {
             const char *v = VAL();
@@ -143,11 +128,11 @@ static void parse_args(int argc, char **argv, config *c)
             have_secs = true;
         } else if (IS("--ops")) {
             const char *v = VAL();
-            if (!parse_u64(v, &u) || u == 0) usage_error("--ops wants a positive count, got '%s'", v);
+            if (!gh_parse_size(v, &u) || u == 0) usage_error("--ops wants a positive count, got '%s'", v);
             c->ops = u;
         } else if (IS("--seed")) {
             const char *v = VAL();
-            if (!parse_u64(v, &u)) usage_error("--seed wants a number, got '%s'", v);
+            if (!gh_parse_size(v, &u)) usage_error("--seed wants a number, got '%s'", v);
             c->seed = u;
         } else if (IS("--profile")) {
             const char *v = VAL();
@@ -176,11 +161,11 @@ static void parse_args(int argc, char **argv, config *c)
             else c->progress_every = d;
         } else if (IS("--epoch-ops")) {
             const char *v = VAL();
-            if (!parse_u64(v, &u)) usage_error("--epoch-ops wants a count, got '%s'", v);
+            if (!gh_parse_size(v, &u)) usage_error("--epoch-ops wants a count, got '%s'", v);
             c->epoch_ops = u;
         } else if (IS("--replay-budget")) {
             const char *v = VAL();
-            if (!parse_u64(v, &u) || u == 0) usage_error("--replay-budget wants bytes, got '%s'", v);
+            if (!gh_parse_size(v, &u) || u == 0) usage_error("--replay-budget wants bytes, got '%s'", v);
             c->replay_budget = (size_t)u;
         } else {
             usage_error("unknown option '%s'", a);

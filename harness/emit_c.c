@@ -10,7 +10,7 @@
  * Calls: the executor (exec.c), libc.
  */
 #define _GNU_SOURCE 1
-#include "internal.h"
+#include "harness_internal.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -45,7 +45,7 @@ static const char *const RUNTIME[] = {
 "    exit(1);",
 "}",
 "",
-"/* content pattern: identical to harness/internal.h */",
+"/* content pattern: identical to harness/harness_internal.h */",
 "static uint64_t pat_base(uint64_t id, uint64_t g)",
 "{",
 "    uint64_t z = id * 0x9e3779b97f4a7c15ull ^ (g + 1) * 0xc2b2ae3d27d4eb4full;",

@@ -18,7 +18,7 @@
  *
  * Calls: galloc.h, os.h (testos), sizeclass.h (class tables), oracle.c, libc.
  */
-#include "internal.h"
+#include "harness_internal.h"
 #include "os.h"
 #include "sizeclass.h"
 

@@ -61,7 +61,7 @@
  * libc for requests whose glibc contract is a failure (ASan aborts on some of them:
  * calloc overflow, invalid alignment, > 3 GiB) — the contract answers instead.
  */
-#include "internal.h"
+#include "harness_internal.h"
 
 #include <errno.h>
 #include <malloc.h>

@@ -60,11 +60,15 @@ ga_status ga_free(ga_heap *h, void *p)
         unsigned i = ga_divide_by_elemsize((uint32_t)(a - s->startAddr), s->divMul);
         if (__builtin_expect(s->startAddr + (uintptr_t)i * s->elemsize == a && ga_span_slot_allocated(s, i), 1)) {
             uint64_t bit = 1ull << (i & 63);
+            /* A free already pending is a double free: say so before announcing anything
+             * (memcheck would otherwise see the block freed twice). */
+            if (__builtin_expect(((__atomic_load_n(&s->ownerFreedBits[i >> 6], __ATOMIC_RELAXED) |
+                                   atomic_load_explicit(&s->freedBits[i >> 6], memory_order_relaxed)) & bit) != 0, 0))
+                return misuse(h, GA_ERR_DOUBLE_FREE, p, "double free (a free of this object is pending)");
             /* Announce the free before publishing it: once the bit is set, the owner
              * may sweep and hand the slot out again. */
             GA_ON_FREE(h, p, s->elemsize);
-            if (__builtin_expect(!(__atomic_load_n(&s->ownerFreedBits[i >> 6], __ATOMIC_RELAXED) & bit) &&
-                                 !(atomic_fetch_or(&s->freedBits[i >> 6], bit) & bit), 1)) {
+            if (__builtin_expect(!(atomic_fetch_or(&s->freedBits[i >> 6], bit) & bit), 1)) {
                 request_sweep_once(h, s);
                 return GA_OK;
             }
@@ -126,8 +130,10 @@ __attribute__((noinline)) static ga_status free_slow(ga_heap *h, void *p)
     uint64_t bit = 1ull << (i & 63);
     if (__atomic_load_n(&s->ownerFreedBits[i >> 6], __ATOMIC_RELAXED) & bit)
         return misuse(h, GA_ERR_DOUBLE_FREE, p, "double free (the owning thread freed it already)");
+    if (atomic_load_explicit(&s->freedBits[i >> 6], memory_order_relaxed) & bit)   /* before announcing */
+        return misuse(h, GA_ERR_DOUBLE_FREE, p, "double free (a free of this object is pending)");
     if (!h->opt.no_poison) {          /* before publishing: see ga_free */
-        GA_VG_FREELIKE(p);
+        GA_VG_FREELIKE(h, p);
         GA_ASAN_POISON(slot, s->elemsize);
     }
     uint64_t old = atomic_fetch_or(&s->freedBits[i >> 6], bit);

@@ -472,6 +472,7 @@ ga_heap *ga_heap_new(const ga_heap_options *opt)
     h->os = os;
     h->green_tea = !h->opt.no_green_tea;
     pthread_mutex_init(&h->lock, NULL);
+    GA_VG_POOL_NEW(h);
     for (unsigned i = 0; i < GA_NUM_SPAN_CLASSES; i++) ga_central_init(&h->central[i], (ga_spanclass)i);
     ga_fixalloc_init(&h->spanalloc, h, sizeof(ga_mspan), false);
     ga_fixalloc_init(&h->cachealloc, h, sizeof(ga_mcache), true);
@@ -495,6 +496,7 @@ void ga_heap_destroy(ga_heap *h)
 {
     if (!h) return;
     const ga_os *os = h->os;
+    GA_VG_POOL_DESTROY(h);   /* objects still live die with the heap */
     for (size_t i = 0; i < h->nregions; i++) {
         /* ASan keeps shadow poison across munmap; the next heap at these fixed
          * addresses must not inherit it. */

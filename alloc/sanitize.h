@@ -3,9 +3,12 @@
  *
  * Built with -fsanitize=address: free slots are poisoned (manual poisoning), so a
  * use-after-free or a write into a free slot of a galloc object is reported by ASan.
- * Built with -DGALLOC_VALGRIND=1: allocations and frees are announced with
- * VALGRIND_MALLOCLIKE_BLOCK / FREELIKE_BLOCK and free slots are NOACCESS, so memcheck
- * treats galloc objects like malloc's. In every other build these macros are empty.
+ * Built with -DGALLOC_VALGRIND=1: every heap is a memcheck memory pool (the heap's address
+ * is the pool's name); allocations and frees are announced with VALGRIND_MEMPOOL_ALLOC /
+ * MEMPOOL_FREE and free slots are NOACCESS, so memcheck treats galloc objects like
+ * malloc's; ga_heap_destroy destroys the pool, so objects still live then are forgotten
+ * with it (a later heap at the same fixed addresses starts clean). In every other build
+ * these macros are empty.
  * A heap created with ga_heap_options.no_poison skips all of it (the harness uses that
  * for tests that write into free slots on purpose).
  */
@@ -34,16 +37,23 @@
 
 #if defined(GALLOC_VALGRIND) && GALLOC_VALGRIND
 #include <valgrind/memcheck.h>
-#define GA_VG_MALLOCLIKE(p, n, zeroed) VALGRIND_MALLOCLIKE_BLOCK((p), (n), 0, (zeroed))
-#define GA_VG_FREELIKE(p)              VALGRIND_FREELIKE_BLOCK((p), 0)
+#define GA_VG_POOL_NEW(h)              VALGRIND_CREATE_MEMPOOL((h), 0, 0)
+#define GA_VG_POOL_DESTROY(h)          VALGRIND_DESTROY_MEMPOOL((h))
+#define GA_VG_MALLOCLIKE(h, p, n, zeroed) do {                              \
+    VALGRIND_MEMPOOL_ALLOC((h), (p), (n));                                  \
+    if (zeroed) VALGRIND_MAKE_MEM_DEFINED((p), (n));                        \
+} while (0)
+#define GA_VG_FREELIKE(h, p)           VALGRIND_MEMPOOL_FREE((h), (p))
 #define GA_VG_NOACCESS(p, n)           VALGRIND_MAKE_MEM_NOACCESS((p), (n))
 #define GA_VG_DEFINED(p, n)            VALGRIND_MAKE_MEM_DEFINED((p), (n))
 #define GA_VG_QUIET_BEGIN()            VALGRIND_DISABLE_ERROR_REPORTING
 #define GA_VG_QUIET_END()              VALGRIND_ENABLE_ERROR_REPORTING
 #define GA_ANNOTATING 1
 #else
-#define GA_VG_MALLOCLIKE(p, n, zeroed) ((void)0)
-#define GA_VG_FREELIKE(p)              ((void)0)
+#define GA_VG_POOL_NEW(h)              ((void)0)
+#define GA_VG_POOL_DESTROY(h)          ((void)0)
+#define GA_VG_MALLOCLIKE(h, p, n, zeroed) ((void)0)
+#define GA_VG_FREELIKE(h, p)           ((void)0)
 #define GA_VG_NOACCESS(p, n)           ((void)0)
 #define GA_VG_DEFINED(p, n)            ((void)0)
 #define GA_VG_QUIET_BEGIN()            ((void)0)
@@ -57,13 +67,13 @@
 #define GA_ON_ALLOC(h, p, n, zeroed) do {                                   \
     if (!(h)->opt.no_poison) {                                              \
         GA_ASAN_UNPOISON((p), (n));                                         \
-        GA_VG_MALLOCLIKE((p), (n), (zeroed));                               \
+        GA_VG_MALLOCLIKE((h), (p), (n), (zeroed));                               \
     }                                                                       \
 } while (0)
 /* Object at p (n bytes) freed: poison until it is handed out again. */
 #define GA_ON_FREE(h, p, n) do {                                            \
     if (!(h)->opt.no_poison) {                                              \
-        GA_VG_FREELIKE((p));                                                \
+        GA_VG_FREELIKE((h), (p));                                                \
         GA_ASAN_POISON((p), (n));                                           \
     }                                                                       \
 } while (0)

@@ -336,9 +336,10 @@ st_valgrind_replay() {
   local bin files=() n=0 i rc=0 deadline
   bin=$(bdir valgrind)/bin/galloc-replay
   [ -x "$bin" ] || skip "galloc-replay is not built (harness/)"
-  # Seeds and regressions first, then the fuzz corpora; batches of 25 files per memcheck run
+  # Op sequences only (the other corpora are not op sequences): seeds and regressions first,
+  # then the fuzz corpus; batches of 25 files per memcheck run
   # until the time share is used (the corpora grow every night).
-  mapfile -t files < <(cd "$SRC" && for d in corpora/seeds corpora/regressions corpora/fuzz_ops corpora/fuzz_text corpora; do
+  mapfile -t files < <(cd "$SRC" && for d in corpora/seeds/ops corpora/regressions/fuzz_ops corpora/fuzz_ops; do
                          [ -d "$d" ] && find "$d" -type f ! -name '*.md' ! -name '.*' | sort; done | awk '!seen[$0]++')
   ((${#files[@]})) || skip "corpora/ is empty"
   deadline=$(($(date +%s) + VG_REPLAY_S))
@@ -346,7 +347,9 @@ st_valgrind_replay() {
     if (($(date +%s) >= deadline)); then echo "time share used up: $n of ${#files[@]} files replayed"; break; fi
     # --no-diff: under memcheck, glibc's malloc (the differential oracle) is memcheck's own.
     # shellcheck disable=SC2086
-    (cd "$SRC" && valgrind $VG_ARGS "$bin" -q --no-diff --check-every 64 "${files[@]:i:25}")
+    # Leaks count here: every heap is a memcheck pool destroyed with the heap, and the
+    # harness frees everything it allocates, so a definite leak is a real one.
+    (cd "$SRC" && valgrind $VG_ARGS --leak-check=full --errors-for-leak-kinds=definite "$bin" -q --no-diff --check-every 64 "${files[@]:i:25}")
     rc=$?
     n=$((n + $(printf '%s\n' "${files[@]:i:25}" | wc -l)))
     ((rc == 0)) || break

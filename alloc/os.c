@@ -361,9 +361,11 @@ uint64_t ga_testos_bytes_in_state(const ga_testos *t, enum ga_page_state st)
  * pays for mmap + munmap (with TLB shootdowns) of each region and metadata block and then a
  * page fault, often two (a read maps the zero page, the first write copies it), for every
  * page it touches: most of an input's time. Here a released region or metadata block is
- * scrubbed instead of unmapped: mincore finds the pages that are resident, those are
- * zeroed with memset (the ones never touched are zero already), a region goes back to
- * PROT_NONE (Reserved), and the block waits in a cache for a request of the same size
+ * scrubbed instead of unmapped: of a region, only pages the heap made Ready (`used`) in
+ * this lifetime can have been written (the heap writes nothing else, spec §5.4); of those,
+ * mincore finds the resident ones and memset zeroes them (metadata: every resident page).
+ * The region goes back to PROT_NONE (Reserved) and waits in a cache for a request of the
+ * same size
  * (and, for regions, the same address: the heap's hints are fixed, so each input gets the
  * same addresses, which keeps AFL++ stability at 100%). A reused block therefore looks
  * exactly like a fresh mapping: Reserved and zero, or (metadata) Ready and zero.
@@ -378,6 +380,7 @@ typedef struct reuse_block {
     size_t n;
     bool meta;
     uintptr_t lo, hi;                 /* regions handed out: the span of every map call */
+    uint64_t *used;                   /* ... and a bit per 4 KiB page passed to `used` */
 } reuse_block;
 
 struct ga_reuseos {
@@ -449,7 +452,7 @@ static bool reuse_take(ga_reuseos *r, uintptr_t want, size_t n, bool meta, uintp
 static bool reuse_put(ga_reuseos *r, uintptr_t base, size_t n, bool meta)
 {
     if (r->ncache == REUSE_MAX) return false;
-    r->cache[r->ncache++] = (reuse_block){ base, n, meta, 0, 0 };
+    r->cache[r->ncache++] = (reuse_block){ base, n, meta, 0, 0, NULL };
     return true;
 }
 
@@ -476,34 +479,52 @@ static void *r_reserve(void *ctx, void *hint, size_t n)
         if (!no) { r->inner->release(r->inner->ctx, (void *)p, n); p = 0; errno = ENOMEM; }
         else { r->out = no; r->capout = cap; }
     }
-    if (p) r->out[r->nout++] = (reuse_block){ p, n, false, 0, 0 };
+    uint64_t *used = p ? calloc((n / RPAGE + 63) / 64, sizeof *used) : NULL;
+    if (p && !used) { r->inner->release(r->inner->ctx, (void *)p, n); p = 0; errno = ENOMEM; }
+    if (p) r->out[r->nout++] = (reuse_block){ p, n, false, 0, 0, used };
     pthread_mutex_unlock(&r->lock);
     return (void *)p;
 }
 
-/* Only pages mapped during a region's current lifetime can have been written since it was
- * last scrubbed (pages left resident by an earlier scrub are zero), so map calls are
- * remembered as one span per region and only that span is scrubbed. */
+/* A heap's map and used calls may cross from one region into the next (adjacent
+ * reservations): each region records its own part. */
+static void reuse_note(ga_reuseos *r, uintptr_t a, size_t n, bool used)
+{
+    pthread_mutex_lock(&r->lock);
+    for (size_t i = 0; i < r->nout; i++) {
+        reuse_block *b = &r->out[i];
+        uintptr_t lo = a > b->base ? a : b->base, hi = a + n < b->base + b->n ? a + n : b->base + b->n;
+        if (lo >= hi) continue;
+        if (used) {
+            for (size_t k = (lo - b->base) / RPAGE; k <= (hi - 1 - b->base) / RPAGE; k++)
+                b->used[k / 64] |= 1ull << (k % 64);
+        } else {
+            if (b->hi == b->lo) { b->lo = lo; b->hi = hi; }
+            if (lo < b->lo) b->lo = lo;
+            if (hi > b->hi) b->hi = hi;
+        }
+    }
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* Only pages mapped during a region's current lifetime are RW (the span of those calls is
+ * made PROT_NONE again at release), and only pages made Ready can have been written. */
 static int r_map(void *ctx, void *p, size_t n)
 {
     ga_reuseos *r = ctx;
     int rc = r->inner->map(r->inner->ctx, p, n);
-    if (rc != 0) return rc;
-    pthread_mutex_lock(&r->lock);
-    uintptr_t a = (uintptr_t)p;
-    for (size_t i = 0; i < r->nout; i++) {
-        reuse_block *b = &r->out[i];
-        if (a >= b->base && a < b->base + b->n) {
-            if (b->hi == b->lo) { b->lo = a; b->hi = a + n; }
-            if (a < b->lo) b->lo = a;
-            if (a + n > b->hi) b->hi = a + n;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&r->lock);
-    return 0;
+    if (rc == 0) reuse_note(r, (uintptr_t)p, n, false);
+    return rc;
 }
-static int r_used(void *ctx, void *p, size_t n) { ga_reuseos *r = ctx; return r->inner->used(r->inner->ctx, p, n); }
+
+static int r_used(void *ctx, void *p, size_t n)
+{
+    ga_reuseos *r = ctx;
+    int rc = r->inner->used(r->inner->ctx, p, n);
+    if (rc == 0) reuse_note(r, (uintptr_t)p, n, true);
+    return rc;
+}
+
 static int r_unused(void *ctx, void *p, size_t n) { ga_reuseos *r = ctx; return r->inner->unused(r->inner->ctx, p, n); }
 
 static int r_release(void *ctx, void *p, size_t n)
@@ -516,16 +537,25 @@ static int r_release(void *ctx, void *p, size_t n)
     if (i < r->nout && r->ncache < REUSE_MAX) {
         reuse_block b = r->out[i];
         r->out[i] = r->out[--r->nout];
-        /* The mapped span is RW; scrub it and make it Reserved (PROT_NONE) again. */
-        rc = 0;
-        if (b.hi > b.lo) {
-            reuse_scrub(r, b.lo, b.hi - b.lo);
-            rc = mprotect((void *)b.lo, b.hi - b.lo, PROT_NONE);
+        /* Scrub the runs of pages made Ready, then make the mapped span Reserved again. */
+        size_t np = n / RPAGE;
+        for (size_t k = 0; k < np;) {
+            if (!(b.used[k / 64] >> (k % 64) & 1)) {
+                k = b.used[k / 64] >> (k % 64) ? k + 1 : (k / 64 + 1) * 64;
+                continue;
+            }
+            size_t j = k;
+            while (j < np && (b.used[j / 64] >> (j % 64) & 1)) j++;
+            reuse_scrub(r, b.base + k * RPAGE, (j - k) * RPAGE);
+            k = j;
         }
+        free(b.used);
+        rc = 0;
+        if (b.hi > b.lo) rc = mprotect((void *)b.lo, b.hi - b.lo, PROT_NONE);
         if (rc == 0) reuse_put(r, (uintptr_t)p, n, false);
         else rc = r->inner->release(r->inner->ctx, p, n);
     } else {
-        if (i < r->nout) r->out[i] = r->out[--r->nout];
+        if (i < r->nout) { free(r->out[i].used); r->out[i] = r->out[--r->nout]; }
         rc = r->inner->release(r->inner->ctx, p, n);   /* partial, foreign, or cache full */
     }
     pthread_mutex_unlock(&r->lock);
@@ -586,6 +616,7 @@ void ga_reuseos_free(ga_reuseos *r)
         if (b->meta) r->inner->free_meta(r->inner->ctx, (void *)b->base, b->n);
         else r->inner->release(r->inner->ctx, (void *)b->base, b->n);
     }
+    for (size_t i = 0; i < r->nout; i++) free(r->out[i].used);
     free(r->out);
     pthread_mutex_destroy(&r->lock);
     free(r);

@@ -38,7 +38,10 @@ static void test_reuseos(void)
     CHECK(p == hint, "reserve at hint: %p", (void *)p);
     if (p != hint) { ga_reuseos_free(ro); return; }
     CHECK_EQ(os->map(os->ctx, p, n / 2), 0);
-    memset(p + 8192, 0x5a, 3 * 8192 + 100);           /* dirty a few pages, not all */
+    /* Prepared -> Ready, then dirty a few pages, not all: only Ready pages may be written */
+    CHECK_EQ(os->used(os->ctx, p + 8192, 4 * 8192), 0);
+    CHECK_EQ(os->used(os->ctx, p + n / 2 - 4096, 4096), 0);
+    memset(p + 8192, 0x5a, 3 * 8192 + 100);
     p[n / 2 - 1] = 1;
     CHECK_EQ(os->release(os->ctx, p, n), 0);
     char *q = os->reserve(os->ctx, hint, n);

@@ -295,10 +295,13 @@ static int bench(cli *c)
         if (rc == 1) {
             findings++;
             for (unsigned b = 0; b < 16; b++) if (f.check == 1u << b) by_check[b]++;
-            if (!c->quiet && findings <= 3) {
+            if (findings <= 3) {
                 char name[64];
                 snprintf(name, sizeof name, "generated sequence (seed %" PRIu64 ", %zu ops)", seed, n);
-                gh_print_finding(stdout, &f, name);
+                if (!c->quiet) gh_print_finding(stdout, &f, name);
+                else printf("FINDING: check '%s' failed at step %zu of %s: %s\n", gh_check_name(f.check), f.step, name, f.message);
+                printf("  reproduce: galloc-replay --generate %zu --seed %" PRIu64 " -o gen.txt && galloc-replay%s -v gen.txt\n",
+                       n, seed, c->repro_flags);
             }
         }
         seed++;

@@ -4,7 +4,8 @@
  * order), like libFuzzer's regression mode. Built in every preset, so ctest replays the
  * corpora with gcc/ASan builds too.
  *
- *   <target> [-q] [--missing-ok] [--expect-finding] [--bench SECONDS] FILE|DIR...
+ *   <target> [-q] [--missing-ok] [--expect-finding] [--bench SECONDS] [--random N [--seed S]]
+ *            FILE|DIR...
  *
  * Exit: 0 every input ran clean; a finding aborts (the GALLOC-FINDING line names the input);
  * 2 usage / unreadable input.
@@ -12,6 +13,11 @@
  *                     finding (regression inputs of planted bugs: run with GALLOC_PLANT set);
  *                     exit 1 if some input ran clean.
  *   --bench S         run the inputs round-robin for S seconds, print executions per second.
+ *   --random N        after the given inputs, N more made from them (seeded by --seed,
+ *                     default 1): each a copy of a given input with a few random byte edits,
+ *                     or (one in four, or when none is given) random bytes. A cheap, reproducible
+ *                     exploration for ctest where no fuzzing engine is built; on a finding the
+ *                     input is written to crash-random-<seed>-<n> before the abort, for replay.
  * Options libFuzzer understands (-runs=N, -seed=N, ...) are accepted and ignored, so the
  * same command line works with both binaries.
  * Calls: the target's LLVMFuzzerTestOneInput / LLVMFuzzerInitialize.
@@ -21,6 +27,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +47,10 @@ static input *inputs;
 static size_t ninputs, capinputs;
 static bool quiet, missing_ok, expect_finding;
 static double bench_secs;
+static uint64_t random_n, random_seed = 1;
+static uint8_t *cur_random;          /* the random input running now (for the abort handler) */
+static size_t cur_random_len;
+static char cur_random_file[64];
 static int errors;
 
 static void add_input(const char *path)
@@ -174,6 +185,72 @@ static int run_expect(void)
     return clean ? 1 : 0;
 }
 
+/* A finding aborts the process: keep the random input that caused it. Only
+ * async-signal-safe calls here. */
+static void on_abort_dump(int sig)
+{
+    if (cur_random) {
+        int fd = open(cur_random_file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            size_t off = 0;
+            while (off < cur_random_len) {
+                ssize_t w = write(fd, cur_random + off, cur_random_len - off);
+                if (w <= 0) break;
+                off += (size_t)w;
+            }
+            close(fd);
+            static const char msg[] = "galloc-fuzz: the random input is saved as ";
+            if (write(2, msg, sizeof msg - 1) < 0 || write(2, cur_random_file, strlen(cur_random_file)) < 0 ||
+                write(2, "\n", 1) < 0) {}
+        }
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static int run_random(void)
+{
+    gf_rng r;
+    gf_rng_seed(&r, random_seed);
+    size_t cap = 4096;
+    uint8_t *buf = malloc(cap + 64);
+    if (!buf) return 2;
+    signal(SIGABRT, on_abort_dump);
+    double t0 = now();
+    for (uint64_t k = 0; k < random_n; k++) {
+        size_t len;
+        if (ninputs && gf_rng_below(&r, 4) != 0) {
+            const input *in = &inputs[gf_rng_below(&r, ninputs)];
+            len = in->len < cap ? in->len : cap;
+            memcpy(buf, in->data, len);
+            for (uint64_t e = 1 + gf_rng_below(&r, 8); e-- > 0;) {
+                size_t at = len ? (size_t)gf_rng_below(&r, len + 1) : 0;
+                switch (gf_rng_below(&r, 4)) {
+                case 0: if (at < len) buf[at] ^= (uint8_t)(1u << gf_rng_below(&r, 8)); break;   /* flip a bit */
+                case 1: if (at < len) buf[at] = (uint8_t)gf_rng_next(&r); break;               /* set a byte */
+                case 2: if (len < cap) { memmove(buf + at + 1, buf + at, len - at); buf[at] = (uint8_t)gf_rng_next(&r); len++; } break;
+                default: if (at < len) { memmove(buf + at, buf + at + 1, len - at - 1); len--; } break;
+                }
+            }
+        } else {
+            len = (size_t)gf_rng_below(&r, 513);
+            for (size_t i = 0; i < len; i++) buf[i] = (uint8_t)gf_rng_next(&r);
+        }
+        snprintf(cur_random_file, sizeof cur_random_file, "crash-random-%llu-%llu",
+                 (unsigned long long)random_seed, (unsigned long long)k);
+        cur_random = buf;
+        cur_random_len = len;
+        gf_input_name = cur_random_file;
+        LLVMFuzzerTestOneInput(buf, len);
+    }
+    cur_random = NULL;
+    gf_input_name = NULL;
+    printf("galloc-fuzz: %llu random input(s) (seed %llu) ran clean in %.2f s (GALLOC_PLANT=%s)\n",
+           (unsigned long long)random_n, (unsigned long long)random_seed, now() - t0, gf_plant_label());
+    free(buf);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int nargs = 0;
@@ -190,8 +267,17 @@ int main(int argc, char **argv)
             expect_finding = true;
         else if (strcmp(a, "--bench") == 0 && i + 1 < argc)
             bench_secs = atof(argv[++i]);
+        else if ((strcmp(a, "--random") == 0 || strcmp(a, "--seed") == 0) && i + 1 < argc) {
+            char *end;
+            unsigned long long v = strtoull(argv[++i], &end, 0);
+            if (*end || argv[i][0] == '-' || !argv[i][0]) {
+                fprintf(stderr, "galloc-fuzz: %s wants a number, got '%s'\n", a, argv[i]);
+                return 2;
+            }
+            if (a[2] == 'r') random_n = v; else random_seed = v;
+        }
         else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            printf("usage: %s [-q] [--missing-ok] [--expect-finding] [--bench SECONDS] FILE|DIR...\n", argv[0]);
+            printf("usage: %s [-q] [--missing-ok] [--expect-finding] [--bench SECONDS] [--random N [--seed S]] FILE|DIR...\n", argv[0]);
             return 0;
         } else if (a[0] == '-' && a[1] != '-' && strchr(a, '='))
             ;   /* a libFuzzer flag such as -runs=0: ignored */
@@ -240,10 +326,11 @@ int main(int argc, char **argv)
     }
     gf_input_name = NULL;
     printf("galloc-fuzz: %zu input(s) ran clean in %.2f s (GALLOC_PLANT=%s)\n", ninputs, now() - t0, gf_plant_label());
+    int rrc = random_n ? run_random() : 0;
     for (size_t i = 0; i < ninputs; i++) {
         free(inputs[i].path);
         free(inputs[i].data);
     }
     free(inputs);
-    return 0;
+    return rrc;
 }

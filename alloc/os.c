@@ -374,6 +374,7 @@ uint64_t ga_testos_bytes_in_state(const ga_testos *t, enum ga_page_state st)
 #define REUSE_MAX 256                 /* cached blocks; beyond that they go back to the kernel */
 #define RPAGE 4096u
 #define SPARSE_META ((size_t)4 << 20)
+#define SCRUB_MEMSET ((size_t)16 << 20)    /* bytes memset per release at most */
 
 typedef struct reuse_block {
     uintptr_t base;
@@ -394,16 +395,16 @@ struct ga_reuseos {
     uint64_t hits, misses, scrubbed;
 };
 
-/* Zero every resident page of [base, base+n) (all RW). mincore cannot tell a page the last
- * heap wrote from one an earlier scrub zeroed and left resident, so the set memset covers
- * is the union of what all earlier heaps touched; past SCRUB_MEMSET bytes per call the rest
- * is dropped with madvise instead (it faults again when used, but the cost per input stays
- * bounded). If mincore fails the whole range is dropped. */
-#define SCRUB_MEMSET ((size_t)16 << 20)
-static void reuse_scrub(ga_reuseos *r, uintptr_t base, size_t n)
+/* Make every page of [base, base+n) (all RW) read as zero: resident pages are zeroed with
+ * memset (cheaper than a fault later), absent ones get madvise(DONTNEED) — not resident may
+ * also mean swapped out, with the old contents still in swap; for a page never touched it
+ * costs nothing. mincore cannot tell a page the last heap wrote from one an earlier scrub
+ * zeroed, so memset covers the union of what earlier heaps touched; past *budget bytes
+ * (per release) resident runs are dropped with madvise too, which bounds the cost. If
+ * mincore fails the whole range is dropped. */
+static void reuse_scrub(ga_reuseos *r, uintptr_t base, size_t n, size_t *budget)
 {
     unsigned char vec[1024];
-    size_t budget = SCRUB_MEMSET;
     for (size_t off = 0; off < n; off += sizeof vec * RPAGE) {
         size_t len = n - off < sizeof vec * RPAGE ? n - off : sizeof vec * RPAGE;
         size_t np = (len + RPAGE - 1) / RPAGE;
@@ -412,18 +413,20 @@ static void reuse_scrub(ga_reuseos *r, uintptr_t base, size_t n)
             continue;
         }
         for (size_t i = 0; i < np;) {
-            if (i % 8 == 0 && i + 8 <= np) {   /* skip 8 absent pages at a time */
-                uint64_t w;
-                memcpy(&w, vec + i, 8);
-                if (!(w & 0x0101010101010101ull)) { i += 8; continue; }
+            bool resident = vec[i] & 1;
+            size_t j = i + 1;
+            while (j < np && (bool)(vec[j] & 1) == resident) {
+                if (!resident && j % 8 == 0 && j + 8 <= np) {   /* 8 absent pages at a time */
+                    uint64_t w;
+                    memcpy(&w, vec + j, 8);
+                    if (!(w & 0x0101010101010101ull)) { j += 8; continue; }
+                }
+                j++;
             }
-            if (!(vec[i] & 1)) { i++; continue; }
-            size_t j = i;
-            while (j < np && (vec[j] & 1)) j++;
             size_t lo = i * RPAGE, hi = j * RPAGE < len ? j * RPAGE : len;
-            if (hi - lo <= budget) {
+            if (resident && hi - lo <= *budget) {
                 memset((void *)(base + off + lo), 0, hi - lo);
-                budget -= hi - lo;
+                *budget -= hi - lo;
                 r->scrubbed += hi - lo;
             } else {
                 madvise((void *)(base + off + lo), hi - lo, MADV_DONTNEED);
@@ -431,6 +434,15 @@ static void reuse_scrub(ga_reuseos *r, uintptr_t base, size_t n)
             i = j;
         }
     }
+}
+
+/* True if [p, p+n) overlaps a cached block: a second release or free of it (the heap's bug;
+ * ga_testos reports it) must not unmap or re-cache what the cache already holds. */
+static bool reuse_cached(const ga_reuseos *r, uintptr_t p, size_t n)
+{
+    for (size_t i = 0; i < r->ncache; i++)
+        if (r->cache[i].base < p + n && p < r->cache[i].base + r->cache[i].n) return true;
+    return false;
 }
 
 static bool reuse_take(ga_reuseos *r, uintptr_t want, size_t n, bool meta, uintptr_t *got)
@@ -513,7 +525,7 @@ static int r_map(void *ctx, void *p, size_t n)
 {
     ga_reuseos *r = ctx;
     int rc = r->inner->map(r->inner->ctx, p, n);
-    if (rc == 0) reuse_note(r, (uintptr_t)p, n, false);
+    reuse_note(r, (uintptr_t)p, n, false);   /* even on failure: mprotect may have changed part */
     return rc;
 }
 
@@ -534,11 +546,16 @@ static int r_release(void *ctx, void *p, size_t n)
     size_t i;
     for (i = 0; i < r->nout && !(r->out[i].base == (uintptr_t)p && r->out[i].n == n); i++) {}
     int rc;
+    if (i == r->nout && reuse_cached(r, (uintptr_t)p, n)) {   /* released twice */
+        pthread_mutex_unlock(&r->lock);
+        errno = EINVAL;
+        return -1;
+    }
     if (i < r->nout && r->ncache < REUSE_MAX) {
         reuse_block b = r->out[i];
         r->out[i] = r->out[--r->nout];
         /* Scrub the runs of pages made Ready, then make the mapped span Reserved again. */
-        size_t np = n / RPAGE;
+        size_t np = n / RPAGE, budget = SCRUB_MEMSET;
         for (size_t k = 0; k < np;) {
             if (!(b.used[k / 64] >> (k % 64) & 1)) {
                 k = b.used[k / 64] >> (k % 64) ? k + 1 : (k / 64 + 1) * 64;
@@ -546,7 +563,7 @@ static int r_release(void *ctx, void *p, size_t n)
             }
             size_t j = k;
             while (j < np && (b.used[j / 64] >> (j % 64) & 1)) j++;
-            reuse_scrub(r, b.base + k * RPAGE, (j - k) * RPAGE);
+            reuse_scrub(r, b.base + k * RPAGE, (j - k) * RPAGE, &budget);
             k = j;
         }
         free(b.used);
@@ -576,11 +593,16 @@ static void r_free_meta(void *ctx, void *p, size_t n)
 {
     ga_reuseos *r = ctx;
     pthread_mutex_lock(&r->lock);
+    if (reuse_cached(r, (uintptr_t)p, n)) {
+        pthread_mutex_unlock(&r->lock);   /* freed twice: keep the one cached copy */
+        return;
+    }
     if (r->ncache < REUSE_MAX) {
         /* Big metadata (the arena index, page-allocator blocks) is touched sparsely: asking
          * mincore about every page costs more than letting the few touched ones fault again. */
+        size_t budget = SCRUB_MEMSET;
         if (n >= SPARSE_META) madvise(p, n, MADV_DONTNEED);
-        else reuse_scrub(r, (uintptr_t)p, n);
+        else reuse_scrub(r, (uintptr_t)p, n, &budget);
         reuse_put(r, (uintptr_t)p, n, true);
     } else {
         r->inner->free_meta(r->inner->ctx, p, n);

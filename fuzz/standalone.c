@@ -185,9 +185,9 @@ static int run_expect(void)
     return clean ? 1 : 0;
 }
 
-/* A finding aborts the process: keep the random input that caused it. Only
- * async-signal-safe calls here. */
-static void on_abort_dump(int sig)
+/* A finding aborts the process (or a sanitizer ends it, or it crashes): keep the random
+ * input that caused it. Only async-signal-safe calls here. */
+static void dump_random(void)
 {
     if (cur_random) {
         int fd = open(cur_random_file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -203,9 +203,29 @@ static void on_abort_dump(int sig)
             if (write(2, msg, sizeof msg - 1) < 0 || write(2, cur_random_file, strlen(cur_random_file)) < 0 ||
                 write(2, "\n", 1) < 0) {}
         }
+        cur_random = NULL;
     }
+}
+
+static void on_fatal_signal(int sig)
+{
+    dump_random();
     signal(sig, SIG_DFL);
     raise(sig);
+}
+
+/* ASan/UBSan end the process through their own exit path, not a signal. */
+extern void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
+
+static void catch_fatal(void)
+{
+    static const int sigs[] = { SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGFPE };
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_fatal_signal;
+    sa.sa_flags = SA_RESETHAND;
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
+    if (__sanitizer_set_death_callback) __sanitizer_set_death_callback(dump_random);
 }
 
 static int run_random(void)
@@ -215,7 +235,7 @@ static int run_random(void)
     size_t cap = 4096;
     uint8_t *buf = malloc(cap + 64);
     if (!buf) return 2;
-    signal(SIGABRT, on_abort_dump);
+    catch_fatal();
     double t0 = now();
     for (uint64_t k = 0; k < random_n; k++) {
         size_t len;

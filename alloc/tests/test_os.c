@@ -53,6 +53,17 @@ static void test_reuseos(void)
     CHECK_EQ(dirty, 0);
     CHECK_EQ(os->release(os->ctx, q, n), 0);
 
+    /* a second release of a cached region is refused, and the region stays usable */
+    CHECK(os->release(os->ctx, q, n) == -1, "second release of a cached region must fail");
+    q = os->reserve(os->ctx, hint, n);
+    CHECK(q == hint, "region after a double release: %p", (void *)q);
+    if (q == hint) {
+        CHECK_EQ(os->map(os->ctx, q, 8192), 0);
+        CHECK_EQ(os->used(os->ctx, q, 8192), 0);
+        q[100] = 1;
+        CHECK_EQ(os->release(os->ctx, q, n), 0);
+    }
+
     char *m = os->alloc_meta(os->ctx, 3 * 4096 + 8);
     CHECK(m != NULL, "alloc_meta");
     memset(m, 0xff, 3 * 4096 + 8);
@@ -63,6 +74,11 @@ static void test_reuseos(void)
     for (size_t i = 0; i < 3 * 4096 + 8; i++) nz += m2[i] != 0;
     CHECK_EQ(nz, 0);
     os->free_meta(os->ctx, m2, 3 * 4096 + 8);
+    os->free_meta(os->ctx, m2, 3 * 4096 + 8);             /* twice: cached once only */
+    char *m3 = os->alloc_meta(os->ctx, 3 * 4096 + 8), *m4 = os->alloc_meta(os->ctx, 3 * 4096 + 8);
+    CHECK(m3 && m4 && m3 != m4, "a block freed twice was handed out twice: %p %p", (void *)m3, (void *)m4);
+    if (m3) os->free_meta(os->ctx, m3, 3 * 4096 + 8);
+    if (m4) os->free_meta(os->ctx, m4, 3 * 4096 + 8);
 
     /* whole heaps, one after another, on recycled memory */
     for (int round = 0; round < 3; round++) {

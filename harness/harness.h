@@ -89,6 +89,9 @@ const char *gh_kind_name(unsigned kind);
  * sequence); it returns -1 only when memory runs out. *version_out (may be NULL) gets the
  * version named by the header, or 1 when there is no header. */
 int gh_decode(const uint8_t *data, size_t len, gh_seq *out, unsigned *version_out);
+/* Same, and *missing_out = operand bytes the last op wanted past the end (read as 0): the
+ * encoder never writes that, so a file with a header and missing bytes was cut short. */
+int gh_decode_ex(const uint8_t *data, size_t len, gh_seq *out, unsigned *version_out, size_t *missing_out);
 /* Canonical encoding with the "GAOP" v1 header; caller frees *out. 0 or -1. */
 int gh_encode(const gh_seq *s, uint8_t **out, size_t *len);
 

@@ -99,8 +99,13 @@ static const uint32_t CLASS_V1[68] = {
     20480, 21760, 24576, 27264, 28672, 32768,
 };
 
-typedef struct rd { const uint8_t *p; size_t n, i; } rd;
-static uint8_t rd8(rd *r) { return r->i < r->n ? r->p[r->i++] : 0; }   /* past the end: 0 */
+typedef struct rd { const uint8_t *p; size_t n, i, past; } rd;
+static uint8_t rd8(rd *r)   /* past the end: 0 (counted, so tools can say the input is cut) */
+{
+    if (r->i < r->n) return r->p[r->i++];
+    r->past++;
+    return 0;
+}
 static uint16_t rd16(rd *r) { uint16_t lo = rd8(r); return (uint16_t)(lo | (uint16_t)rd8(r) << 8); }
 
 static uint64_t rd_size(rd *r)
@@ -138,7 +143,12 @@ static const uint8_t HDR[4] = { 'G', 'A', 'O', 'P' };
 
 int gh_decode(const uint8_t *data, size_t len, gh_seq *out, unsigned *version_out)
 {
-    rd r = { data, len, 0 };
+    return gh_decode_ex(data, len, out, version_out, NULL);
+}
+
+int gh_decode_ex(const uint8_t *data, size_t len, gh_seq *out, unsigned *version_out, size_t *missing_out)
+{
+    rd r = { data, len, 0, 0 };
     unsigned version = 1;
     gh_seq_init(out);
     if (len >= 5 && memcmp(data, HDR, 4) == 0) {
@@ -177,6 +187,7 @@ int gh_decode(const uint8_t *data, size_t len, gh_seq *out, unsigned *version_ou
         }
         if (gh_seq_push(out, &op) != 0) { gh_seq_free(out); return -1; }
     }
+    if (missing_out) *missing_out = r.past;
     return 0;
 }
 

@@ -100,11 +100,18 @@ static int load(cli *c, const char *path, gh_seq *s)
         if (rc != 0) fprintf(stderr, "%s:%u:%u: error: %s\n", path, pe.line, pe.col, pe.msg);
     } else {
         unsigned ver;
-        rc = gh_decode(data, len, s, &ver);
+        size_t missing = 0;
+        rc = gh_decode_ex(data, len, s, &ver, &missing);
         if (rc != 0) fprintf(stderr, "galloc-replay: %s: out of memory decoding\n", path);
         else if (ver != GH_FORMAT_VERSION && !c->quiet)
             fprintf(stderr, "galloc-replay: %s: warning: binary format version %u is newer than this build's (%d); decoded as version %d\n",
                     path, ver, GH_FORMAT_VERSION, GH_FORMAT_VERSION);
+        /* Any byte string is a valid sequence (fuzzers cut inputs anywhere), so this is not
+         * an error; but a file the encoder wrote never ends inside an op. */
+        if (rc == 0 && missing && !c->quiet)
+            fprintf(stderr, "galloc-replay: %s: warning: the last op is cut short (%zu operand byte(s) past the end, read as 0): "
+                    "%s\n", path, missing, len >= 4 && memcmp(data, "GAOP", 4) == 0 ?
+                    "this file has the encoder's header, so it was probably truncated" : "normal for a fuzzer-made input");
     }
     free(data);
     return rc;

@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 minutes=2
 while (($#)); do
   case "$1" in
-    --minutes) minutes="$2"; shift 2;;
+    --minutes) minutes="${2:-}"; shift $(( $# > 1 ? 2 : 1 ))
+               [[ "$minutes" =~ ^[1-9][0-9]*$ ]] || { echo "ci/main.sh: --minutes wants a positive whole number" >&2; exit 2; };;
     *) echo "usage: ci/main.sh [--minutes N]" >&2; exit 2;;
   esac
 done
@@ -20,8 +21,11 @@ if [ -x build/bin/galloc-stress ]; then
   build/bin/galloc-stress --profile mixed --threads 2 --seconds $((minutes * 60)) --seed 1
 fi
 if [ -x build/bin/galloc-replay ] && [ -d corpora ]; then
-  echo "=== corpus replay"
-  build/bin/galloc-replay corpora
+  echo "=== corpus replay (every op sequence, full check after every op)"
+  build/bin/galloc-replay -q --check-every 1 corpora/seeds/ops corpora/fuzz_ops corpora/regressions/fuzz_ops
+  seed=$(date +%s)
+  echo "=== random exploration (generated op sequences, seed $seed: galloc-replay -q --bench 300000 --check-every 16 --seed $seed)"
+  build/bin/galloc-replay -q --bench 300000 --check-every 16 --seed "$seed"
 fi
 echo "=== benchmark (single thread, galloc core vs system malloc)"
 build/bin/galloc-bench --ops 1000000

@@ -160,10 +160,18 @@ void ga_central_uncache_span(ga_heap *h, ga_mcentral *c, ga_mspan *s)
  * sweeper (place_swept); swept spans move to the unswept set; large spans are swept
  * at once (their one object is gone). Nothing moves while a GC cycle is marking:
  * ga_gc_end turns every span unswept anyway. */
-void ga_central_request_sweep(ga_heap *h, ga_mspan *s)
+void ga_central_request_sweep(ga_heap *h, ga_mspan *s, uintptr_t base, ga_spanclass spc)
 {
-    ga_mcentral *c = &h->central[s->spanclass];
+    ga_mcentral *c = &h->central[spc];
     ga_spin_lock(&c->lock);
+    /* Freeing a span of this class takes this lock, so from here s cannot die under us.
+     * If it died before (a sweep consumed our bit, found the span empty and gave it back),
+     * its struct may already describe another span: then there is nothing to ask. */
+    if (atomic_load(&s->state) != GA_SPAN_INUSE || s->startAddr != base || s->spanclass != spc ||
+        atomic_exchange(&s->sweepRequested, 1)) {
+        ga_spin_unlock(&c->lock);
+        return;
+    }
     uint32_t sg = atomic_load(&h->sweepgen);
     if (s->plant == GA_PLANT_CROSS_CACHE_FREE && s->cachedBy) atomic_store(&s->sweepRequested, 0);
     if (!atomic_load(&h->marking) && atomic_load(&s->state) == GA_SPAN_INUSE &&

@@ -41,11 +41,15 @@ static ga_status misuse(ga_heap *h, ga_status st, const void *p, const char *wha
 
 static ga_status free_slow(ga_heap *h, void *p);
 
-static inline void request_sweep_once(ga_heap *h, ga_mspan *s)
+/* After the freed bit is published, s may be swept by another thread, emptied, given back
+ * to the heap and its struct reused for another span before we get here: only a relaxed
+ * peek happens outside the central lock; central.c re-checks s's identity under the lock
+ * (freeing a span needs that lock) before it touches anything. If another free already
+ * raised sweepRequested, that one asks. */
+static inline void request_sweep_once(ga_heap *h, ga_mspan *s, uintptr_t base, ga_spanclass spc)
 {
-    if (!atomic_load_explicit(&s->sweepRequested, memory_order_relaxed) &&
-        !atomic_exchange(&s->sweepRequested, 1))
-        ga_central_request_sweep(h, s);
+    if (!atomic_load_explicit(&s->sweepRequested, memory_order_relaxed))
+        ga_central_request_sweep(h, s, base, spc);
 }
 
 /* Fast path: a valid free of a plain small object. Any doubt goes to free_slow, which
@@ -68,8 +72,10 @@ ga_status ga_free(ga_heap *h, void *p)
             /* Announce the free before publishing it: once the bit is set, the owner
              * may sweep and hand the slot out again. */
             GA_ON_FREE(h, p, s->elemsize);
+            uintptr_t base_of_s = s->startAddr;   /* s's identity, read while our object pins it */
+            ga_spanclass spc_of_s = s->spanclass;
             if (__builtin_expect(!(atomic_fetch_or(&s->freedBits[i >> 6], bit) & bit), 1)) {
-                request_sweep_once(h, s);
+                request_sweep_once(h, s, base_of_s, spc_of_s);
                 return GA_OK;
             }
             return misuse(h, GA_ERR_DOUBLE_FREE, p, "double free (a free of this object is pending)");
@@ -136,10 +142,12 @@ __attribute__((noinline)) static ga_status free_slow(ga_heap *h, void *p)
         GA_VG_FREELIKE(h, p);
         GA_ASAN_POISON(slot, s->elemsize);
     }
+    uintptr_t base_of_s = s->startAddr;   /* s's identity, read while our object pins it */
+    ga_spanclass spc_of_s = s->spanclass;
     uint64_t old = atomic_fetch_or(&s->freedBits[i >> 6], bit);
     if (old & bit)
         return misuse(h, GA_ERR_DOUBLE_FREE, p, "double free (a free of this object is pending)");
-    request_sweep_once(h, s);
+    request_sweep_once(h, s, base_of_s, spc_of_s);
     return GA_OK;
 }
 

@@ -280,7 +280,9 @@ void ga_central_uncache_span(struct ga_heap *h, ga_mcentral *c, ga_mspan *s);
 /* With c->lock held: put a swept span where it belongs (or free it); returns true if freed. */
 bool ga_central_place_swept(struct ga_heap *h, ga_mcentral *c, ga_mspan *s, bool preserve);
 /* A free asked for s to be swept: move it to the unswept set if nobody holds it. */
-void ga_central_request_sweep(struct ga_heap *h, ga_mspan *s);
+/* A free just published a bit in s->freedBits; base and spc are s's identity read before
+ * that (the span may be swept, freed and its struct reused since). */
+void ga_central_request_sweep(struct ga_heap *h, ga_mspan *s, uintptr_t base, ga_spanclass spc);
 size_t ga_central_sweep_some(struct ga_heap *h, ga_mcentral *c, size_t max);
 void ga_list_insert(ga_spanlist *l, ga_mspan *s);
 void ga_list_remove(ga_mspan *s);

@@ -64,10 +64,13 @@ ga_status ga_free(ga_heap *h, void *p)
         unsigned i = ga_divide_by_elemsize((uint32_t)(a - s->startAddr), s->divMul);
         if (__builtin_expect(s->startAddr + (uintptr_t)i * s->elemsize == a && ga_span_slot_allocated(s, i), 1)) {
             uint64_t bit = 1ull << (i & 63);
-            /* A free already pending is a double free: say so before announcing anything
-             * (memcheck would otherwise see the block freed twice). */
-            if (__builtin_expect(((__atomic_load_n(&s->ownerFreedBits[i >> 6], __ATOMIC_RELAXED) |
-                                   atomic_load_explicit(&s->freedBits[i >> 6], memory_order_relaxed)) & bit) != 0, 0))
+            uint64_t pending = __atomic_load_n(&s->ownerFreedBits[i >> 6], __ATOMIC_RELAXED);
+#ifdef GA_ANNOTATING
+            /* A free already pending must be refused before it is announced (memcheck would
+             * see the block freed twice); elsewhere the fetch_or below catches it alone. */
+            pending |= atomic_load_explicit(&s->freedBits[i >> 6], memory_order_relaxed);
+#endif
+            if (__builtin_expect((pending & bit) != 0, 0))
                 return misuse(h, GA_ERR_DOUBLE_FREE, p, "double free (a free of this object is pending)");
             /* Announce the free before publishing it: once the bit is set, the owner
              * may sweep and hand the slot out again. */

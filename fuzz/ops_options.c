@@ -11,8 +11,13 @@
  *                               execution time, 4m is 5-10x faster (but cannot reach bugs
  *                               that need a heap of several 4 MiB chunks, e.g. summary-merge)
  *   GALLOC_FUZZ_NO_DIFF=1       no glibc side
- *   GALLOC_FUZZ_FRESH_OS=1      every heap maps fresh memory from the kernel instead of
- *                               recycling the previous heap's (ga_reuseos, the default)
+ *   GALLOC_FUZZ_OS=MODE         where heaps get memory: `keep` (default) recycles the
+ *                               previous heap's regions and leaves them mapped RW (ga_reuseos
+ *                               with GA_REUSE_KEEP_MAPPED: no system call per input);
+ *                               `reuse` recycles them but makes them PROT_NONE again, so a
+ *                               stray touch of an unmapped page faults as with fresh memory;
+ *                               `fresh` maps fresh memory from the kernel for every heap.
+ *                               GALLOC_FUZZ_FRESH_OS=1 is the old spelling of `fresh`.
  * gf_ops_replay_flags() spells the same options as galloc-replay flags.
  *
  * GALLOC_PLANT sets gh_options.alloc_plant (ga_heap_options.plant of every heap the
@@ -25,6 +30,8 @@
 
 #include <malloc.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 void gf_ops_options(gh_options *o)
 {
@@ -40,7 +47,14 @@ void gf_ops_options(gh_options *o)
     /* Every heap recycles the previous one's memory (os.h, ga_reuseos): no mmap/munmap and
      * no page faults per input. Lives as long as the process, like the fuzzer's own state. */
     static ga_reuseos *reuse;
-    if (!gf_env_u64("GALLOC_FUZZ_FRESH_OS", 0) && (reuse || (reuse = ga_reuseos_new(NULL)))) {
+    const char *mode = getenv("GALLOC_FUZZ_OS");
+    if (!mode || !*mode) mode = gf_env_u64("GALLOC_FUZZ_FRESH_OS", 0) ? "fresh" : "keep";
+    if (strcmp(mode, "keep") && strcmp(mode, "reuse") && strcmp(mode, "fresh")) {
+        fprintf(stderr, "galloc-fuzz: GALLOC_FUZZ_OS=%s: want keep, reuse or fresh\n", mode);
+        exit(2);
+    }
+    if (strcmp(mode, "fresh") &&
+        (reuse || (reuse = ga_reuseos_new(NULL, strcmp(mode, "keep") ? 0 : GA_REUSE_KEEP_MAPPED)))) {
         o->os = ga_reuseos_os(reuse);
         /* The glibc side likewise: serve big blocks from the heap, not fresh mmaps, and
          * keep freed memory (its results do not depend on where memory comes from). */

@@ -26,9 +26,10 @@ static bool faults_on_read(volatile const char *p)
     return faulted;
 }
 
-static void test_reuseos(void)
+static void test_reuseos(unsigned flags)
 {
-    ga_reuseos *ro = ga_reuseos_new(NULL);
+    bool keep = flags & GA_REUSE_KEEP_MAPPED;
+    ga_reuseos *ro = ga_reuseos_new(NULL, flags);
     CHECK(ro != NULL, "ga_reuseos_new");
     if (!ro) return;
     const ga_os *os = ga_reuseos_os(ro);
@@ -46,8 +47,17 @@ static void test_reuseos(void)
     CHECK_EQ(os->release(os->ctx, p, n), 0);
     char *q = os->reserve(os->ctx, hint, n);
     CHECK(q == p, "the released region came back at the hint: %p", (void *)q);
-    CHECK(faults_on_read(q + 8192), "a recycled region must be Reserved (PROT_NONE) again");
+    if (keep) CHECK(!faults_on_read(q + 8192) && faults_on_read(q + n / 2 + 8192),
+                    "KEEP_MAPPED: what was mapped stays RW, the rest stays PROT_NONE");
+    else CHECK(faults_on_read(q + 8192), "a recycled region must be Reserved (PROT_NONE) again");
     CHECK_EQ(os->map(os->ctx, q, n), 0);
+    /* unused: the pages read back as zero (KEEP_MAPPED zeroes them itself) */
+    CHECK_EQ(os->used(os->ctx, q + 3 * 8192, 2 * 8192), 0);
+    memset(q + 3 * 8192, 0x77, 2 * 8192);
+    CHECK_EQ(os->unused(os->ctx, q + 3 * 8192, 8192), 0);
+    CHECK(q[3 * 8192] == 0 && q[4 * 8192 - 1] == 0 && q[4 * 8192] == 0x77, "unused: %d %d %d",
+          q[3 * 8192], q[4 * 8192 - 1], q[4 * 8192]);
+    memset(q + 3 * 8192, 0, 2 * 8192);
     size_t dirty = 0;
     for (size_t i = 0; i < n; i += 64) dirty += q[i] != 0 || q[i + 63] != 0;
     CHECK_EQ(dirty, 0);
@@ -170,6 +180,7 @@ int main(void)
     CHECK_EQ(os->release(os->ctx, r, n), 0);
     CHECK_EQ(ga_testos_bytes_in_state(t, GA_PAGE_RESERVED), 0);
     ga_testos_free(t);
-    test_reuseos();
+    test_reuseos(0);
+    test_reuseos(GA_REUSE_KEEP_MAPPED);
     TEST_MAIN_END();
 }

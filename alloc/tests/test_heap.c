@@ -410,6 +410,8 @@ static void test_checker_catches(void)
     char *q = (char *)s->startAddr + (s->nelems - 1) * s->elemsize;
     q[3] = 1;
     CHECK(ga_verify(h, &r) == GA_V_SPAN && !strcmp(r.invariant, "A12"), "dirty free slot: %s %s", r.invariant, r.message);
+    CHECK(r.slot == (long)s->nelems - 1 && r.addr == (uintptr_t)q, "A12 names slot %ld at %#lx, want %u at %p",
+          r.slot, (unsigned long)r.addr, s->nelems - 1, (void *)q);
     q[3] = 0;
     h->heapFree += 8192;
     CHECK(ga_verify(h, &r) == GA_V_STATS, "stats: %s %s", r.invariant, r.message);

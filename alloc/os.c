@@ -10,6 +10,7 @@
  * summary arrays span the whole address space). Calls nothing in galloc.
  */
 #include "os.h"
+#include "sanitize.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -601,6 +602,11 @@ static int r_used(void *ctx, void *p, size_t n)
 /* The pages read back as zero afterwards either way. The kernel's madvise leaves nothing to
  * scrub at release; KEEP_MAPPED zeroes the Ready ones itself (a page never made Ready in
  * this lifetime is still zero), which costs less than a zap now and a fault later. */
+#ifdef GA_ANNOTATING
+#define UNUSED_BY_MEMSET 0   /* the heap keeps free pages poisoned for ASan/memcheck: the kernel zeroes */
+#else
+#define UNUSED_BY_MEMSET 1
+#endif
 static int r_unused(void *ctx, void *p, size_t n)
 {
     ga_reuseos *r = ctx;
@@ -609,7 +615,7 @@ static int r_unused(void *ctx, void *p, size_t n)
     reuse_block *b = out_block(r, a, n);
     size_t from = b ? (a - b->base + RPAGE - 1) / RPAGE : 0, to = b ? (a + n - b->base) / RPAGE : 0;
     int rc = 0;
-    if (b && r->keep_mapped && a % RPAGE == 0 && n % RPAGE == 0) {
+    if (b && r->keep_mapped && UNUSED_BY_MEMSET && a % RPAGE == 0 && n % RPAGE == 0) {
         size_t budget = SCRUB_MEMSET;
         scrub_used_runs(r, b, from, to, &budget);
     } else {

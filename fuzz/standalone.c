@@ -47,6 +47,11 @@ static input *inputs;
 static size_t ninputs, capinputs;
 static bool quiet, missing_ok, expect_finding;
 static double bench_secs;
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
 static uint64_t random_n, random_seed = 1;
 static uint8_t *cur_random;          /* the random input running now (for the abort handler) */
 static size_t cur_random_len;
@@ -321,20 +326,39 @@ int main(int argc, char **argv)
             return 2;
         }
         size_t execs = 0, bytes = 0;
+        double *spent = calloc(ninputs, sizeof *spent);   /* wall seconds per input */
+        if (!spent) { fprintf(stderr, "galloc-fuzz: out of memory\n"); return 2; }
         double t0 = now(), t = t0, c0 = cpu_now();
         while (t - t0 < bench_secs) {
             for (size_t i = 0; i < ninputs; i++) {
                 gf_input_name = inputs[i].path;
+                double ti = t;
                 LLVMFuzzerTestOneInput(inputs[i].data, inputs[i].len);
+                t = now();
+                spent[i] += t - ti;
                 bytes += inputs[i].len;
             }
             execs += ninputs;
-            t = now();
         }
         double cpu = cpu_now() - c0;
         printf("bench: %zu executions of %zu input(s) (avg %.0f bytes) in %.2f s (%.2f s CPU): %.0f exec/s, %.0f exec "
                "per CPU second\n", execs, ninputs, (double)bytes / (double)execs, t - t0, cpu, (double)execs / (t - t0),
                cpu > 0 ? (double)execs / cpu : 0.0);
+        if (ninputs > 1) {
+            /* The mean above is ruled by the slowest inputs (a 40 MiB object costs as much as
+             * hundreds of small ones); the spread shows what a typical input costs. */
+            size_t rounds = execs / ninputs, slow = 0;
+            for (size_t i = 0; i < ninputs; i++)
+                if (spent[i] > spent[slow]) slow = i;
+            for (size_t i = 0; i < ninputs; i++)
+                spent[i] = (double)rounds / spent[i];   /* now exec/s of input i alone */
+            const char *slow_name = inputs[slow].path;
+            double slow_rate = spent[slow];
+            qsort(spent, ninputs, sizeof *spent, cmp_double);
+            printf("bench: per input exec/s: slowest %.0f (%s), 10th percentile %.0f, median %.0f, 90th percentile %.0f\n",
+                   slow_rate, slow_name, spent[ninputs / 10], spent[ninputs / 2], spent[ninputs * 9 / 10]);
+        }
+        free(spent);
         return 0;
     }
     double t0 = now();

@@ -650,14 +650,12 @@ static GA_NOINLINE void scavenger_check_alloc(ga_heap *h)
  * FREE_TICK_MASK+1 frees of a thread: decide whether the scavenger is wanted, and while
  * no thread runs, return memory right here (only galloc locks are taken, and free is never
  * called with one of them held). */
-static GA_NOINLINE void free_note(ga_heap *h)
+static GA_NOINLINE void free_note_slow(ga_heap *h, int sc)
 {
-    int sc = atomic_load_explicit(&S.scav, memory_order_relaxed);
     if (sc == SCAV_RUNNING) {
         atomic_store_explicit(&N.noted, 1, memory_order_relaxed);
         return;
     }
-    if ((++T.nfree & FREE_TICK_MASK) != 0) return;
     if (sc == SCAV_IDLE) {
         if (!big_enough()) return;
         if (atomic_compare_exchange_strong(&S.scav, &sc, SCAV_WANTED)) set_fast_limits();
@@ -672,6 +670,14 @@ static GA_NOINLINE void free_note(ga_heap *h)
         atomic_store(&inline_busy, false);
         errno = saved;
     }
+}
+
+/* Inline part of the above: a running scavenger is told at once; otherwise only every
+ * FREE_TICK_MASK+1-th free of a thread leaves the fast path. */
+static inline void free_note(ga_heap *h)
+{
+    int sc = atomic_load_explicit(&S.scav, memory_order_relaxed);
+    if (sc == SCAV_RUNNING || (++T.nfree & FREE_TICK_MASK) == 0) free_note_slow(h, sc);
 }
 
 /* ---- allocation ------------------------------------------------------------------------- */

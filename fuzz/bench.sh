@@ -2,7 +2,8 @@
 # fuzz/bench.sh — executions per second of the fuzz targets.
 #   bash fuzz/bench.sh                 standalone drivers (release build, no instrumentation):
 #                                      fuzz_ops on synthetic inputs (empty, 1 op, 100 generated
-#                                      ops) under several executor settings, every target on
+#                                      ops, 100 small-object ops) under several executor
+#                                      settings, every target on
 #                                      its corpus; wall and CPU time (the machine may be shared)
 #   bash fuzz/bench.sh --engines [S]   also S seconds (default 30) of libFuzzer (ASan+UBSan,
 #                                      one process) and AFL++ (persistent, one instance) per
@@ -23,6 +24,22 @@ printf 'galloc-ops 1\nmalloc 24\n' | "$B/galloc-replay" --to-binary -o "$tmp/one
 for s in $(seq 1 20); do
   "$B/galloc-replay" --generate 100 --seed "$s" -o "$tmp/g.txt" && "$B/galloc-replay" --to-binary -o "$tmp/gen100/g$s" "$tmp/g.txt" >/dev/null
 done
+# 100 ops of small objects only (malloc/calloc up to 1 KiB, frees, reallocs): what a check
+# costs when object contents are cheap (bash's RANDOM, seeded: the same set every run)
+mkdir -p "$tmp/small100"
+for s in $(seq 1 20); do
+  RANDOM=$s live=0
+  { echo "galloc-ops 1"
+    for _ in $(seq 1 100); do
+      k=$((RANDOM % 100))
+      if ((live > 0 && k < 35)); then echo "free -$((RANDOM % live + 1))"; live=$((live - 1))
+      elif ((live > 0 && k < 40)); then echo "realloc -$((RANDOM % live + 1)) $((RANDOM % 1024 + 1))"
+      elif ((k < 45)); then echo "calloc $((RANDOM % 64 + 1)) $((RANDOM % 16 + 1))"; live=$((live + 1))
+      else echo "malloc $((RANDOM % 1024 + 1))$( ((RANDOM % 2)) && echo ' noscan')"; live=$((live + 1))
+      fi
+    done; } >"$tmp/s.txt"
+  "$B/galloc-replay" --to-binary -o "$tmp/small100/s$s" "$tmp/s.txt" >/dev/null
+done
 echo "== fuzz_ops, standalone release build (exec/s wall; exec per CPU second)"
 row() {  # label dir env...
   local label=$1 dir=$2; shift 2
@@ -40,6 +57,9 @@ row "100 generated ops, check every op, 64 MiB" "$tmp/gen100"
 row "100 generated ops, check every op, 4 MiB" "$tmp/gen100" GALLOC_FUZZ_BUDGET=4m
 row "100 generated ops, check every 16, 4 MiB" "$tmp/gen100" GALLOC_FUZZ_BUDGET=4m GALLOC_FUZZ_CHECK_EVERY=16
 row "100 generated ops, final check only, 4 MiB" "$tmp/gen100" GALLOC_FUZZ_BUDGET=4m GALLOC_FUZZ_CHECK_EVERY=0
+row "100 small-object ops, check every op" "$tmp/small100"
+row "100 small-object ops, check every 16" "$tmp/small100" GALLOC_FUZZ_CHECK_EVERY=16
+row "100 small-object ops, final check only" "$tmp/small100" GALLOC_FUZZ_CHECK_EVERY=0
 row "corpora/fuzz_ops, canonical (check every op)" "$ROOT/corpora/fuzz_ops"
 row "corpora/fuzz_ops, 4 MiB budget" "$ROOT/corpora/fuzz_ops" GALLOC_FUZZ_BUDGET=4m
 echo "== other targets on their corpora, standalone release build"

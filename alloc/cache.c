@@ -19,6 +19,7 @@ ga_cache *ga_cache_new(ga_heap *h)
     ga_mcache *c = ga_fixalloc_alloc(&h->cachealloc);
     if (!c) { pthread_mutex_unlock(&h->lock); errno = ENOMEM; return NULL; }
     c->heap = h;
+    c->arenas = h->arenas;
     for (unsigned i = 0; i < GA_NUM_SPAN_CLASSES; i++) c->alloc[i] = &ga_emptymspan;
     c->flushGen = atomic_load(&h->sweepgen);
     c->next = h->caches;
@@ -231,17 +232,8 @@ static void *alloc_slow(ga_mcache *c, size_t size, size_t align, unsigned flags)
 void *ga_alloc(ga_cache *cc, size_t size, size_t align, unsigned flags)
 {
     ga_mcache *c = impl(cc);
-    /* 0x117: bits 0, 1, 2, 4 and 8 — the alignments the fast path honours by class */
-    if (__builtin_expect(align <= 8 && ((0x117u >> align) & 1) && size - 1 < GA_SMALL_CUTOFF && (flags & (GA_NOSCAN | GA_ZERO)) == GA_NOSCAN &&
-                         (size >= GA_TINY_SIZE || (flags & GA_NOTINY) || align > 1), 1)) {
-        unsigned cls = ga_size_to_class(size);
-        uintptr_t v = ga_span_next_free_fast(c->alloc[ga_make_spanclass(cls, true)]);
-        if (__builtin_expect(v != 0, 1)) {
-            GA_ON_ALLOC(c->heap, (void *)v, ga_class_to_size[cls], 0);
-            return (void *)v;
-        }
-    }
-    return alloc_slow(c, size, align, flags);
+    void *v = ga_alloc_fast(c, size, align, flags);   /* internal.h */
+    return __builtin_expect(v != NULL, 1) ? v : alloc_slow(c, size, align, flags);
 }
 
 __attribute__((noinline)) static void *alloc_slow(ga_mcache *c, size_t size, size_t align, unsigned flags)

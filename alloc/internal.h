@@ -148,6 +148,7 @@ typedef struct ga_mcentral {
 /* mcache: per-P span slots and tiny allocator (spec §3). */
 typedef struct ga_mcache {
     struct ga_heap *heap;
+    struct ga_heaparena **arenas;    /* heap->arenas, one load nearer for the free fast path */
     ga_mspan *alloc[GA_NUM_SPAN_CLASSES];
     uintptr_t tiny;
     uintptr_t tinyoffset;
@@ -356,5 +357,59 @@ static inline bool ga_span_slot_allocated(const ga_mspan *s, unsigned i)
 static inline bool ga_span_has_inline_marks(const struct ga_heap *h, const ga_mspan *s)
 {
     return h->green_tea && (s->spanclass >> 1) != 0 && ga_size_uses_inline_marks(s->elemsize);
+}
+
+/* ---- the fast paths of ga_alloc and ga_free_local ----
+ * Inline here so that libgalloc's malloc and free, whose alignment and flags are
+ * constants, fold most tests away and skip a call. Each handles only the plain case and
+ * says so by its result; anything else (refill, tiny, zeroing, misuse) goes to the real
+ * function, which starts over. */
+
+/* A plain small noscan object from the current span's allocCache, or 0. */
+static inline void *ga_alloc_fast(ga_mcache *c, size_t size, size_t align, unsigned flags)
+{
+    /* 0x117: bits 0, 1, 2, 4 and 8 — the alignments the fast path honours by class */
+    if (__builtin_expect(align <= 8 && ((0x117u >> align) & 1) && size - 1 < GA_SMALL_CUTOFF &&
+                         (flags & (GA_NOSCAN | GA_ZERO)) == GA_NOSCAN &&
+                         (size >= GA_TINY_SIZE || (flags & GA_NOTINY) || align > 1), 1)) {
+        unsigned cls = ga_size_to_class(size);
+        uintptr_t v = ga_span_next_free_fast(c->alloc[ga_make_spanclass(cls, true)]);
+        if (__builtin_expect(v != 0, 1)) {
+            GA_ON_ALLOC(c->heap, (void *)v, ga_class_to_size[cls], 0);
+            return (void *)v;
+        }
+    }
+    return NULL;
+}
+
+/* The owner's free of an allocated object in a span its cache holds: true when done.
+ * false: not that case, or a double free — ga_free_local decides and reports. */
+static inline bool ga_free_local_fast(ga_mcache *c, void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    uintptr_t idx = ga_arena_index(a);
+    if (__builtin_expect(idx >= GA_ARENA_L2_ENTRIES, 0)) return false;
+    ga_heaparena *ha = c->arenas[idx];
+    if (__builtin_expect(ha == NULL, 0)) return false;
+    ga_mspan *s = ha->spans[(a / GA_PAGE_SIZE) % GA_PAGES_PER_ARENA];
+    if (__builtin_expect(s != NULL, 1) &&
+        __atomic_load_n(&s->cachedBy, __ATOMIC_RELAXED) == c && s->fastFree &&
+        a >= s->startAddr && a < s->limit) {
+        /* We own s: nobody else changes freeindex, allocBits or ownerFreedBits. */
+        unsigned i = ga_divide_by_elemsize((uint32_t)(a - s->startAddr), s->divMul);
+        uint64_t bit = 1ull << (i & 63);
+        if (__builtin_expect(s->startAddr + (uintptr_t)i * s->elemsize == a &&
+                             (i < atomic_load_explicit(&s->freeindex, memory_order_relaxed) ||
+                              (atomic_load_explicit(&s->allocBits[i >> 6], memory_order_relaxed) & bit)) &&
+                             !((s->ownerFreedBits[i >> 6] |
+                                atomic_load_explicit(&s->freedBits[i >> 6], memory_order_relaxed)) & bit), 1)) {
+            /* relaxed atomic store: a plain store for the owner, readable by others */
+            __atomic_store_n(&s->ownerFreedBits[i >> 6], s->ownerFreedBits[i >> 6] | bit, __ATOMIC_RELAXED);
+            __atomic_store_n(&s->ownerFrees, s->ownerFrees + 1, __ATOMIC_RELAXED);
+            GA_ON_FREE(c->heap, p, s->elemsize);
+            return true;
+        }
+    }
+    return false;
 }
 #endif

@@ -10,13 +10,15 @@
  * background scavenger thread, GALLOC_OPTIONS, misuse reporting (one line, then abort) and
  * the whole glibc allocation API with glibc's documented behaviour.
  *
- * Level: the top. It calls only the public API of galloc.h (ga_heap_new, ga_cache_new /
+ * Level: the top. It calls the public API of galloc.h (ga_heap_new, ga_cache_new /
  * ga_cache_destroy / ga_cache_release, ga_alloc, ga_free, ga_lookup, ga_usable_size,
  * ga_sweep, ga_scavenge, ga_scavenge_policy, ga_read_stats, ga_verify_span,
- * ga_heap_lock_all / ga_heap_unlock_all, ga_set_error_handler); nothing calls it.
+ * ga_heap_lock_all / ga_heap_unlock_all, ga_set_error_handler) and, from internal.h, only
+ * the inline fast paths ga_alloc_fast / ga_free_local_fast; nothing calls it.
  *
  * Hot paths: malloc is one TLS load, one compare against a read-mostly limit, then
- * ga_alloc; free is ga_free(process heap, p). Neither takes a lock. Everything unusual
+ * ga_alloc_fast inlined with constant flags (ga_alloc when it declines); free is
+ * ga_free_local_fast inlined (ga_free_local when it declines). Neither takes a lock. Everything unusual
  * (first call, huge requests, junk filling, verify-on-free, starting the scavenger) is
  * routed to the slow path by setting the fast-path limits to 0.
  *
@@ -50,6 +52,7 @@
  *   aslr=0|1             randomised heap base (default 1)
  */
 #include "galloc.h"
+#include "internal.h"   /* ga_alloc_fast, ga_free_local_fast only */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -724,7 +727,10 @@ static inline void *do_malloc(size_t n)
 {
     ga_cache *c = T.cache;
     if (GA_LIKELY(c != NULL) && GA_LIKELY(n <= atomic_load_explicit(&G.lim_malloc, memory_order_relaxed)))
-        return ga_alloc(c, fix_small(n), 0, MFLAGS);
+    {
+        void *v = ga_alloc_fast((ga_mcache *)c, fix_small(n), 0, MFLAGS);   /* inline: internal.h */
+        return GA_LIKELY(v != NULL) ? v : ga_alloc(c, fix_small(n), 0, MFLAGS);
+    }
     return alloc_slow(n, 0, MFLAGS);
 }
 
@@ -774,10 +780,12 @@ static inline void do_free(void *p, const char *op)
     }
     /* The owner path: objects in spans this thread's cache holds are freed without
      * atomics; anything else falls through to ga_free inside ga_free_local. */
-    T.op = op;
-    ga_status st = ga_free_local(c, p);
-    T.op = NULL;
-    if (GA_UNLIKELY(st != GA_OK)) misuse(st, p, op);
+    if (GA_UNLIKELY(!ga_free_local_fast((ga_mcache *)c, p))) {   /* inline: internal.h */
+        T.op = op;
+        ga_status st = ga_free_local(c, p);
+        T.op = NULL;
+        if (GA_UNLIKELY(st != GA_OK)) misuse(st, p, op);
+    }
     if (GA_UNLIKELY(!atomic_load_explicit(&N.noted, memory_order_relaxed)))
         free_note(atomic_load_explicit(&G.heap, memory_order_relaxed));
 }

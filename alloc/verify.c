@@ -84,6 +84,22 @@ static GA_NO_ASAN uint64_t peek_word(const uint64_t *q)
 }
 
 /* Span-level invariants for one InUse span. list_checks: also C1/C2 membership. */
+/* The first index in [i, n) whose bit in bits is `set`, or n. */
+static unsigned next_bit(_Atomic uint64_t *bits, unsigned i, unsigned n, bool set)
+{
+    while (i < n) {
+        uint64_t w = atomic_load_explicit(&bits[i / 64], memory_order_relaxed);
+        if (!set) w = ~w;
+        w >>= i % 64;
+        if (w) {
+            i += (unsigned)__builtin_ctzll(w);
+            return i < n ? i : n;
+        }
+        i = (i / 64 + 1) * 64;
+    }
+    return n;
+}
+
 static int check_span(ga_heap *h, ga_mspan *s, ga_report *r)
 {
     uint32_t hsg = atomic_load(&h->sweepgen);
@@ -172,14 +188,16 @@ static int check_span(ga_heap *h, ga_mspan *s, ga_report *r)
         return fail(r, GA_V_SPAN, "F3", base, base, -1, SPANF ": ownerFrees %u but %u owner-freed bits",
                     SPANA(s), s->ownerFrees, owner_pending);
     if (cls && fi < s->nelems) {
-        unsigned w = fi % 64;
-        for (unsigned k = 0; k < 64; k++) {
-            bool bit = (s->allocCache >> k) & 1;
-            bool want = k < 64 - w ? !(fi + k < GA_MAX_BITMAP_WORDS * 64 && fi + k < (unsigned)s->nwords * 64 && ga_abit(s->allocBits, fi + k)) : false;
-            if (bit != want)
-                return fail(r, GA_V_SPAN, "A7", base, base, (long)(fi + k),
-                            SPANF ": allocCache bit %u is %d, want %d (freeindex %u, allocCache %#llx)",
-                            SPANA(s), k, bit, want, fi, (unsigned long long)s->allocCache);
+        /* allocCache = the complement of allocBits from freeindex to the end of its word
+         * (fi < nelems <= nwords * 64, so that word exists); bits past it are 0. */
+        uint64_t want = ~atomic_load(&s->allocBits[fi / 64]) >> (fi % 64);
+        uint64_t diff = s->allocCache ^ want;
+        if (diff) {
+            unsigned k = (unsigned)__builtin_ctzll(diff);
+            return fail(r, GA_V_SPAN, "A7", base, base, (long)(fi + k),
+                        SPANF ": allocCache bit %u is %d, want %d (freeindex %u, allocCache %#llx)",
+                        SPANA(s), k, (int)(s->allocCache >> k & 1), (int)(want >> k & 1), fi,
+                        (unsigned long long)s->allocCache);
         }
     }
     bool cached = s->cachedBy != NULL;
@@ -209,10 +227,8 @@ static int check_span(ga_heap *h, ga_mspan *s, ga_report *r)
     if (!s->needzero && cls) {
         /* Runs of adjacent free slots are scanned as one range (small classes have
          * hundreds of slots; one call per slot cost more than the reads). */
-        for (unsigned i = fi; i < s->nelems;) {
-            if (ga_abit(s->allocBits, i)) { i++; continue; }
-            unsigned j = i + 1;
-            while (j < s->nelems && !ga_abit(s->allocBits, j)) j++;
+        for (unsigned i = next_bit(s->allocBits, fi, s->nelems, false); i < s->nelems;) {
+            unsigned j = next_bit(s->allocBits, i, s->nelems, true);
             const uint64_t *q = (const uint64_t *)(base + (uintptr_t)i * s->elemsize);
             size_t words = (size_t)(j - i) * s->elemsize / 8;
             size_t k = first_nonzero_word(q, words);
@@ -222,7 +238,7 @@ static int check_span(ga_heap *h, ga_mspan *s, ga_report *r)
                             SPANF ": free slot %u is not zero at %#lx (%#llx) though needzero is 0",
                             SPANA(s), slot, (unsigned long)&q[k], (unsigned long long)peek_word(&q[k]));
             }
-            i = j;
+            i = next_bit(s->allocBits, j, s->nelems, false);
         }
     }
     /* C1/C2: membership. */

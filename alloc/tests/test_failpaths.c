@@ -1,0 +1,249 @@
+/*
+ * test_failpaths.c — OS failures at every point of a workload. For each kind of OS call
+ * (metadata, reserve, map, used, unused) and each position k, the k-th call of that kind
+ * fails (once, or from then on): heap creation, cache creation and every allocation
+ * either succeed or return NULL with ENOMEM; afterwards, with failures disarmed, the
+ * heap verifies, every object kept its contents, everything can be freed, the heap
+ * allocates again, and destroying it leaves no reserved byte, no metadata and no illegal
+ * page-state transition behind. Plus: more than 8192 spans (the span table grows).
+ */
+#include "check.h"
+#include "internal.h"
+#include "os.h"
+#include "verify.h"
+#include <errno.h>
+
+#define MiB ((size_t)1 << 20)
+
+#define VERIFY(h, what, k) do {                                                          \
+    ga_report r_;                                                                        \
+    int rc_ = ga_verify((h), &r_);                                                       \
+    CHECK(rc_ == 0, "%s k=%u: ga_verify: %d %s: %s", (what), (k), rc_, r_.invariant, r_.message); \
+} while (0)
+
+typedef struct { unsigned char *p; size_t size; unsigned char v; } obj;
+
+/* Objects are filled (and checked) in their first 16 KiB and their last byte. */
+#define FILL 16384
+static size_t head(size_t size) { return size < FILL ? size : FILL; }
+static void fill(const obj *o)
+{
+    memset(o->p, o->v, head(o->size));
+    o->p[o->size - 1] = o->v;
+}
+static bool intact(const obj *o)
+{
+    for (size_t i = 0; i < head(o->size); i++)
+        if (o->p[i] != o->v) return false;
+    return o->p[o->size - 1] == o->v;
+}
+
+static const struct { size_t size; unsigned flags; } script[] = {
+    { 24, 0 }, { 100, GA_NOSCAN }, { 5, GA_NOSCAN }, { 600, 0 }, { 20000, GA_NOSCAN },
+    { 100000, 0 }, { 3 * MiB, GA_NOSCAN | GA_ZERO }, { 70 * MiB, GA_NOSCAN }, { 8, GA_ZERO },
+    { 1000, GA_NOSCAN }, { 40000, GA_ZERO }, { 1 * MiB, 0 },
+};
+#define NSCRIPT (sizeof script / sizeof *script)
+
+/* Runs the workload with call `call` failing after `skip` successes (`count` times).
+ * Returns the number of failed operations seen. */
+/* busy_hints: every arena hint is taken (reserve at a hint fails with EEXIST), so each
+ * arena comes from the "anywhere" fallback of heap.c sys_alloc. */
+static const ga_os *inner_os;
+static void *b_reserve(void *ctx, void *hint, size_t n)
+{
+    (void)ctx;
+    if (hint) { errno = EEXIST; return NULL; }
+    return inner_os->reserve(inner_os->ctx, NULL, n);
+}
+static int b_map(void *ctx, void *p, size_t n) { (void)ctx; return inner_os->map(inner_os->ctx, p, n); }
+static int b_used(void *ctx, void *p, size_t n) { (void)ctx; return inner_os->used(inner_os->ctx, p, n); }
+static int b_unused(void *ctx, void *p, size_t n) { (void)ctx; return inner_os->unused(inner_os->ctx, p, n); }
+static int b_release(void *ctx, void *p, size_t n) { (void)ctx; return inner_os->release(inner_os->ctx, p, n); }
+static void *b_alloc_meta(void *ctx, size_t n) { (void)ctx; return inner_os->alloc_meta(inner_os->ctx, n); }
+static void b_free_meta(void *ctx, void *p, size_t n) { (void)ctx; inner_os->free_meta(inner_os->ctx, p, n); }
+static const ga_os busy_os = { .reserve = b_reserve, .map = b_map, .used = b_used, .unused = b_unused,
+                               .release = b_release, .alloc_meta = b_alloc_meta, .free_meta = b_free_meta };
+static bool busy_hints;
+
+static uint64_t calls_without_failures[GA_OS_NCALLS];
+static unsigned run(enum ga_os_call call, unsigned skip, unsigned count, const char *what)
+{
+    ga_testos *t = ga_testos_new(NULL);
+    ga_testos_fail(t, call, skip, count);
+    ga_heap_options o = { .os = ga_testos_os(t) };
+    inner_os = ga_testos_os(t);
+    if (busy_hints) o.os = &busy_os;
+    unsigned failed = 0;
+    errno = 0;
+    ga_heap *h = ga_heap_new(&o);
+    if (!h) {
+        CHECK(errno == ENOMEM, "%s k=%u: heap_new errno %d", what, skip, errno);
+        CHECK_EQ(ga_testos_meta_live(t), 0);
+        ga_testos_free(t);
+        return 1;
+    }
+    errno = 0;
+    ga_cache *c = ga_cache_new(h);
+    if (!c) {
+        CHECK(errno == ENOMEM, "%s k=%u: cache_new errno %d", what, skip, errno);
+        failed++;
+        ga_testos_fail(t, call, 0, 0);
+        c = ga_cache_new(h);
+        CHECK(c != NULL, "%s k=%u: cache_new after failures stopped", what, skip);
+        if (!c) { ga_heap_destroy(h); ga_testos_free(t); return failed; }
+    }
+    enum { ROUNDS = 3 };
+    obj objs[ROUNDS * NSCRIPT * 2];
+    size_t n = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        for (size_t i = 0; i < NSCRIPT; i++) {
+            errno = 0;
+            unsigned char *p = ga_alloc(c, script[i].size, i % 4 == 3 ? 4096 : 0, script[i].flags);
+            if (!p) {
+                CHECK(errno == ENOMEM, "%s k=%u: alloc %zu errno %d", what, skip, script[i].size, errno);
+                failed++;
+                continue;
+            }
+            if (script[i].flags & GA_ZERO) {
+                obj z = { p, script[i].size, 0 };
+                CHECK(intact(&z), "%s k=%u: GA_ZERO object of %zu not zero", what, skip, script[i].size);
+            }
+            objs[n] = (obj){ p, script[i].size, (unsigned char)(n * 7 + 1) };
+            fill(&objs[n++]);
+        }
+        /* free half and give memory back, so the next round reuses scavenged pages */
+        size_t keep = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (i % 2 && !(objs[i].size < 16)) {   /* tiny objects cannot be freed */
+                CHECK(intact(&objs[i]), "%s k=%u: object of %zu lost its contents", what, skip, objs[i].size);
+                CHECK_EQ(ga_free(h, objs[i].p), GA_OK);
+            } else {
+                objs[keep++] = objs[i];
+            }
+        }
+        n = keep;
+        ga_cache_release(c);
+        ga_sweep(h, SIZE_MAX);
+        ga_scavenge(h, SIZE_MAX);
+    }
+    ga_testos_fail(t, call, 0, 0);
+    VERIFY(h, what, skip);
+    for (size_t i = 0; i < n; i++)
+        CHECK(intact(&objs[i]), "%s k=%u: object %zu (size %zu) lost its contents", what, skip, i, objs[i].size);
+    /* the heap works normally again */
+    for (size_t i = 0; i < NSCRIPT; i++) {
+        unsigned char *p = ga_alloc(c, script[i].size, 0, script[i].flags | GA_ZERO);
+        CHECK(p != NULL, "%s k=%u: alloc %zu after failures stopped", what, skip, script[i].size);
+        if (p) {
+            CHECK(p[0] == 0 && p[script[i].size - 1] == 0, "%s k=%u: not zero", what, skip);
+            if (script[i].size >= 16) CHECK_EQ(ga_free(h, p), GA_OK);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (objs[i].size >= 16) CHECK_EQ(ga_free(h, objs[i].p), GA_OK);
+    ga_gc_begin(h);
+    ga_gc_end(h);               /* reclaims the tiny blocks */
+    ga_cache_destroy(c);
+    ga_sweep(h, SIZE_MAX);
+    ga_stats st;
+    ga_read_stats(h, &st);
+    CHECK(st.heap_objects == 0 && st.heap_inuse == 0 && st.heap_idle == st.heap_sys,
+          "%s k=%u: objects %llu inuse %llu idle %llu sys %llu", what, skip, (unsigned long long)st.heap_objects,
+          (unsigned long long)st.heap_inuse, (unsigned long long)st.heap_idle, (unsigned long long)st.heap_sys);
+    VERIFY(h, what, skip);
+    ga_heap_destroy(h);
+    CHECK(ga_testos_bytes_in_state(t, GA_PAGE_RESERVED) + ga_testos_bytes_in_state(t, GA_PAGE_PREPARED) +
+          ga_testos_bytes_in_state(t, GA_PAGE_READY) == 0, "%s k=%u: address space left after destroy", what, skip);
+    CHECK(ga_testos_meta_live(t) == 0, "%s k=%u: %llu metadata bytes left after destroy", what, skip,
+          (unsigned long long)ga_testos_meta_live(t));
+    char why[256] = "";
+    CHECK(ga_testos_violations(t, why, sizeof why) == 0, "%s k=%u: OS state violation: %s", what, skip, why);
+    if (count == 0)
+        for (int i = 0; i < GA_OS_NCALLS; i++) calls_without_failures[i] = ga_testos_calls(t, (enum ga_os_call)i);
+    ga_testos_free(t);
+    return failed;
+}
+
+/* Every call of that kind the workload makes fails in turn (at most maxk of them). */
+static void sweep_failures(enum ga_os_call call, const char *name, unsigned maxk, bool must_fail)
+{
+    unsigned total_once = 0, total_always = 0;
+    uint64_t ncalls = calls_without_failures[call];
+    CHECK(ncalls > 0, "%s: the workload makes no such call", name);
+    for (unsigned k = 0; k < ncalls && k < maxk; k++) {
+        total_once += run(call, k, 1, name);
+        total_always += run(call, k, 1000000, name);
+    }
+    /* the injection must actually have hit the workload (a failed `unused` only leaves
+     * pages unscavenged: nothing to see but consistency) */
+    if (must_fail)
+        CHECK(total_once > 0 && total_always > 0, "%s: no failure observed (%u, %u)", name, total_once, total_always);
+}
+
+/* More than 8192 spans: the span table grows (and keeps every span reachable). */
+static void test_many_spans(void)
+{
+    ga_testos *t = ga_testos_new(NULL);
+    ga_heap_options o = { .os = ga_testos_os(t) };
+    ga_heap *h = ga_heap_new(&o);
+    ga_cache *c = ga_cache_new(h);
+    enum { N = 9000 };
+    unsigned char **p = calloc(N, sizeof *p);
+    for (int i = 0; i < N; i++) {
+        p[i] = ga_alloc(c, 8192, 0, GA_NOSCAN);     /* one object per one-page span */
+        CHECK(p[i] != NULL, "alloc %d", i);
+        if (!p[i]) break;
+        p[i][0] = (unsigned char)i;
+        p[i][8191] = (unsigned char)(i >> 8);
+    }
+    CHECK(h->nallspans >= N, "allspans %zu", h->nallspans);
+    ga_stats st;
+    ga_read_stats(h, &st);
+    CHECK(st.spans_inuse >= N, "spans_inuse %llu", (unsigned long long)st.spans_inuse);
+    CHECK_EQ(st.heap_objects, N);
+    VERIFY(h, "many", 0u);
+    for (int i = 0; i < N && p[i]; i++) {
+        CHECK(p[i][0] == (unsigned char)i && p[i][8191] == (unsigned char)(i >> 8), "object %d", i);
+        ga_object_info info;
+        CHECK(ga_lookup(h, p[i], &info) == GA_OK && info.allocated && info.span_base == (uintptr_t)p[i],
+              "lookup %d", i);
+        CHECK_EQ(ga_free(h, p[i]), GA_OK);
+    }
+    ga_cache_release(c);
+    ga_sweep(h, SIZE_MAX);
+    ga_read_stats(h, &st);
+    CHECK_EQ(st.heap_objects, 0);
+    CHECK_EQ(st.spans_inuse, 0);
+    VERIFY(h, "many", 1u);
+    /* the span structs are reused */
+    size_t nspans = h->nallspans;
+    for (int i = 0; i < 100; i++) p[i] = ga_alloc(c, 8192, 0, GA_NOSCAN);
+    CHECK_EQ(h->nallspans, nspans);
+    free(p);
+    ga_cache_destroy(c);
+    ga_heap_destroy(h);
+    CHECK_EQ(ga_testos_meta_live(t), 0);
+    ga_testos_free(t);
+}
+
+int main(void)
+{
+    CHECK_EQ(run(GA_OS_MAP, 0, 0, "no failures"), 0);
+    for (int i = 0; i < GA_OS_NCALLS; i++) printf("calls of kind %d: %llu\n", i, (unsigned long long)calls_without_failures[i]);
+    sweep_failures(GA_OS_ALLOC_META, "alloc_meta", 64, true);
+    sweep_failures(GA_OS_RESERVE, "reserve", 64, true);
+    sweep_failures(GA_OS_MAP, "map", 64, true);
+    sweep_failures(GA_OS_USED, "used", 16, true);
+    sweep_failures(GA_OS_UNUSED, "unused", 8, false);
+#ifndef GA_TSAN   /* TSan: the heap uses no hints anyway */
+    busy_hints = true;
+    CHECK_EQ(run(GA_OS_MAP, 0, 0, "busy hints, no failures"), 0);
+    sweep_failures(GA_OS_ALLOC_META, "busy hints: alloc_meta", 64, true);
+    sweep_failures(GA_OS_RESERVE, "busy hints: reserve", 64, true);
+    sweep_failures(GA_OS_MAP, "busy hints: map", 8, true);
+    busy_hints = false;
+#endif
+    test_many_spans();
+    TEST_MAIN_END();
+}

@@ -1,0 +1,254 @@
+/*
+ * test_gcsweep.c — GC cycles and sweeping as seen from the mcentral lists (spec §4, §8):
+ * which span a refill takes after a cycle (full unswept spans are reclaimed, spans with an
+ * explicit free are preferred), large objects allocated black while marking survive the
+ * cycle, page marks are cleared at the start of a cycle, ga_sweep keeps to its budget, and
+ * ga_gc_mark outside a cycle marks nothing.
+ * Every phase ends with ga_verify; all checks are on outcomes (addresses handed out,
+ * ga_lookup, stats, object contents; the arena page marks for pageMarks).
+ */
+#include "check.h"
+#include "internal.h"
+#include "verify.h"
+#include <errno.h>
+
+#define VERIFY(h) do {                                                        \
+    ga_report r_;                                                             \
+    int rc_ = ga_verify((h), &r_);                                            \
+    CHECK(rc_ == 0, "ga_verify: %d %s: %s", rc_, r_.invariant, r_.message);  \
+} while (0)
+
+static ga_heap *new_heap(void)
+{
+    ga_heap_options o = { 0 };
+    ga_heap *h = ga_heap_new(&o);
+    CHECK(h != NULL, "ga_heap_new failed: errno %d", errno);
+    return h;
+}
+
+static bool lookup_allocated(ga_heap *h, const void *p)
+{
+    ga_object_info info;
+    return ga_lookup(h, p, &info) == GA_OK && info.allocated;
+}
+
+/* Objects of 1024 bytes, noscan: 8 per one-page span, no trailer. */
+#define OBJ 1024u
+
+static unsigned obj_nelems(ga_heap *h)
+{
+    unsigned cls = ga_size_to_class(OBJ);
+    return ga_class_nelems(cls, true, h->green_tea);
+}
+
+/* A large object allocated while marking is allocated black: the sweep after the cycle
+ * must not reclaim it. */
+static void test_large_alloc_black(void)
+{
+    ga_heap *h = new_heap();
+    if (!h) return;
+    ga_cache *c = ga_cache_new(h);
+    void *keep = ga_alloc(c, 100000, 0, GA_NOSCAN);
+    CHECK(keep != NULL, "alloc");
+    ga_gc_begin(h);
+    CHECK(ga_gc_mark(h, keep), "mark keep");
+    void *p = ga_alloc(c, 200000, 0, GA_NOSCAN);
+    void *q = ga_alloc(c, 40000, 0, 0);    /* scan, large */
+    CHECK(p != NULL && q != NULL, "alloc while marking");
+    memset(p, 0x5a, 200000);
+    memset(q, 0x33, 40000);
+    ga_gc_end(h);
+    ga_sweep(h, SIZE_MAX);
+    VERIFY(h);
+    CHECK(lookup_allocated(h, keep), "marked large object reclaimed");
+    CHECK(lookup_allocated(h, p), "large object allocated while marking was reclaimed by the sweep");
+    CHECK(lookup_allocated(h, q), "large scan object allocated while marking was reclaimed by the sweep");
+    ga_stats st;
+    ga_read_stats(h, &st);
+    CHECK_EQ(st.large_free_count, 0);
+    CHECK_EQ(st.large_alloc_count, 3);
+    CHECK_EQ(st.heap_objects, 3);
+    bool same = true;
+    for (size_t i = 0; i < 200000; i++) same &= ((unsigned char *)p)[i] == 0x5a;
+    CHECK(same, "contents of the surviving object changed");
+    CHECK_EQ(ga_free(h, p), GA_OK);
+    CHECK_EQ(ga_free(h, q), GA_OK);
+    CHECK_EQ(ga_free(h, keep), GA_OK);
+    ga_read_stats(h, &st);
+    CHECK_EQ(st.large_free_count, 3);
+    CHECK_EQ(st.heap_objects, 0);
+    VERIFY(h);
+    ga_cache_destroy(c);
+    ga_heap_destroy(h);
+}
+
+/* Three full spans, a cycle that keeps all but one object: the next allocation of the class
+ * must reuse the dead slot (cacheSpan sweeps full unswept spans), not take a new span. */
+static void test_refill_reclaims_full_unswept(void)
+{
+    ga_heap *h = new_heap();
+    if (!h) return;
+    ga_cache *c = ga_cache_new(h);
+    unsigned n = obj_nelems(h);
+    CHECK(n >= 2 && n <= 64, "nelems %u", n);
+    void *objs[3 * 64];
+    for (unsigned i = 0; i < 3 * n; i++) {
+        objs[i] = ga_alloc(c, OBJ, 0, GA_NOSCAN);
+        CHECK(objs[i] != NULL, "alloc %u", i);
+    }
+    ga_stats before;
+    ga_read_stats(h, &before);
+    unsigned dead = n + 3;                 /* one object of the second span */
+    ga_gc_begin(h);
+    for (unsigned i = 0; i < 3 * n; i++)
+        if (i != dead) CHECK(ga_gc_mark(h, objs[i]), "mark %u", i);
+    ga_gc_end(h);
+    VERIFY(h);
+    void *p = ga_alloc(c, OBJ, 0, GA_NOSCAN);
+    CHECK(p == objs[dead], "refill after the cycle took %p, want the dead slot %p", p, objs[dead]);
+    ga_stats after;
+    ga_read_stats(h, &after);
+    CHECK_EQ(after.heap_inuse, before.heap_inuse);
+    CHECK_EQ(after.spans_inuse, before.spans_inuse);
+    CHECK_EQ(after.heap_objects, 3 * n);
+    VERIFY(h);
+    ga_cache_destroy(c);
+    ga_heap_destroy(h);
+}
+
+/* After a cycle, span A (all live) is swept, then one of its objects is freed explicitly;
+ * span B (unswept) holds dead objects. A refill takes the span with the explicit free
+ * first (partial unswept list) and hands out exactly the freed slot. */
+static void test_refill_prefers_explicit_free(void)
+{
+    ga_heap *h = new_heap();
+    if (!h) return;
+    ga_cache *c = ga_cache_new(h);
+    unsigned n = obj_nelems(h);
+    void *objs[2 * 64];
+    for (unsigned i = 0; i < 2 * n; i++) {
+        objs[i] = ga_alloc(c, OBJ, 0, GA_NOSCAN);
+        CHECK(objs[i] != NULL, "alloc %u", i);
+    }
+    ga_gc_begin(h);
+    for (unsigned i = 0; i < n; i++) CHECK(ga_gc_mark(h, objs[i]), "mark %u", i);   /* A: all live */
+    for (unsigned i = n; i < 2 * n; i += 2) CHECK(ga_gc_mark(h, objs[i]), "mark %u", i); /* B: half */
+    ga_gc_end(h);
+    CHECK_EQ(ga_sweep(h, 1), 1);           /* full unswept spans first, in list order: A */
+    CHECK(lookup_allocated(h, objs[0]) && lookup_allocated(h, objs[n + 1]), "lookup after partial sweep");
+    VERIFY(h);
+    void *freed = objs[2];
+    CHECK_EQ(ga_free(h, freed), GA_OK);
+    VERIFY(h);
+    void *p = ga_alloc(c, OBJ, 0, GA_NOSCAN);
+    CHECK(p == freed, "refill took %p, want the explicitly freed slot %p", p, freed);
+    CHECK_EQ(ga_sweep(h, SIZE_MAX), 1);    /* B is still waiting */
+    ga_stats st;
+    ga_read_stats(h, &st);
+    CHECK_EQ(st.heap_objects, n + n / 2);
+    VERIFY(h);
+    ga_cache_destroy(c);
+    ga_heap_destroy(h);
+}
+
+static bool page_marked(ga_heap *h, const void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    ga_heaparena *ha = ga_arena_of(h, a);
+    size_t pg = (a / GA_PAGE_SIZE) % GA_PAGES_PER_ARENA;
+    return (ha->pageMarks[pg / 8] >> (pg % 8)) & 1;
+}
+
+/* pageMarks: set on the first page of a span with a marked object, cleared at the start of
+ * each cycle (so a span marked in one cycle is not "marked" in the next). */
+static void test_page_marks_cleared(void)
+{
+    ga_heap *h = new_heap();
+    if (!h) return;
+    ga_cache *c = ga_cache_new(h);
+    void *a = ga_alloc(c, OBJ, 0, GA_NOSCAN);
+    void *big = ga_alloc(c, 5 * GA_PAGE_SIZE, 0, GA_NOSCAN);
+    CHECK(a && big, "alloc");
+    ga_gc_begin(h);
+    CHECK(!page_marked(h, a) && !page_marked(h, big), "page marks set before marking");
+    CHECK(ga_gc_mark(h, a), "mark");
+    CHECK(ga_gc_mark(h, big), "mark big");
+    CHECK(page_marked(h, a) && page_marked(h, big), "page marks not set by marking");
+    ga_gc_end(h);
+    ga_sweep(h, SIZE_MAX);
+    ga_gc_begin(h);
+    CHECK(!page_marked(h, a), "page mark of a span survived into the next cycle");
+    CHECK(!page_marked(h, big), "page mark of a large span survived into the next cycle");
+    CHECK(ga_gc_mark(h, a), "mark again");
+    ga_gc_end(h);
+    ga_sweep(h, SIZE_MAX);
+    CHECK(lookup_allocated(h, a), "marked object reclaimed");
+    CHECK(!lookup_allocated(h, big), "unmarked large object survived");
+    VERIFY(h);
+    ga_cache_destroy(c);
+    ga_heap_destroy(h);
+}
+
+/* ga_sweep(h, max) sweeps at most max spans in total, across classes: one span of a small
+ * class and five of a larger class pending, ga_sweep(3) sweeps exactly 3 and leaves 3. */
+static void test_sweep_budget(void)
+{
+    ga_heap *h = new_heap();
+    if (!h) return;
+    ga_cache *c = ga_cache_new(h);
+    unsigned n = obj_nelems(h);
+    CHECK(ga_alloc(c, 16, 0, GA_NOSCAN | GA_NOTINY) != NULL, "alloc small");
+    for (unsigned i = 0; i < 5 * n; i++) CHECK(ga_alloc(c, OBJ, 0, GA_NOSCAN) != NULL, "alloc %u", i);
+    ga_gc_begin(h);
+    ga_gc_end(h);
+    CHECK_EQ(ga_sweep(h, 3), 3);
+    VERIFY(h);
+    CHECK_EQ(ga_sweep(h, 2), 2);
+    CHECK_EQ(ga_sweep(h, SIZE_MAX), 1);
+    CHECK_EQ(ga_sweep(h, SIZE_MAX), 0);
+    ga_stats st;
+    ga_read_stats(h, &st);
+    CHECK_EQ(st.heap_objects, 0);
+    CHECK_EQ(st.spans_inuse, 0);
+    VERIFY(h);
+    ga_cache_destroy(c);
+    ga_heap_destroy(h);
+}
+
+/* ga_gc_mark outside a cycle marks nothing: the object dies in the next cycle unless that
+ * cycle marks it. */
+static void test_mark_outside_cycle(void)
+{
+    ga_heap *h = new_heap();
+    if (!h) return;
+    ga_cache *c = ga_cache_new(h);
+    void *a = ga_alloc(c, OBJ, 0, GA_NOSCAN), *b = ga_alloc(c, OBJ, 0, GA_NOSCAN);
+    void *big = ga_alloc(c, 100000, 0, GA_NOSCAN);
+    CHECK(a && b && big, "alloc");
+    CHECK(!ga_gc_mark(h, a), "ga_gc_mark outside a cycle returned true");
+    CHECK(!ga_gc_mark(h, big), "ga_gc_mark of a large object outside a cycle returned true");
+    ga_gc_begin(h);
+    CHECK(ga_gc_mark(h, b), "mark b");
+    ga_gc_end(h);
+    ga_sweep(h, SIZE_MAX);
+    CHECK(!lookup_allocated(h, a), "object marked outside the cycle survived it");
+    CHECK(!lookup_allocated(h, big), "large object marked outside the cycle survived it");
+    CHECK(lookup_allocated(h, b), "marked object reclaimed");
+    ga_stats st;
+    ga_read_stats(h, &st);
+    CHECK_EQ(st.heap_objects, 1);
+    VERIFY(h);
+    ga_cache_destroy(c);
+    ga_heap_destroy(h);
+}
+
+int main(void)
+{
+    test_large_alloc_black();
+    test_refill_reclaims_full_unswept();
+    test_refill_prefers_explicit_free();
+    test_page_marks_cleared();
+    test_sweep_budget();
+    test_mark_outside_cycle();
+    TEST_MAIN_END();
+}

@@ -8,7 +8,7 @@
  * with OS call accounting and zeroed memory afterwards), page-cache flushing on cache
  * destroy, misuse in a span's tail, and the status/plant names.
  */
-#include "check.h"
+#include "heap_check.h"
 #include "internal.h"
 #include "os.h"
 #include "verify.h"
@@ -16,11 +16,6 @@
 
 static ga_testos *tos;
 
-#define VERIFY(h) do {                                                        \
-    ga_report r_;                                                             \
-    int rc_ = ga_verify((h), &r_);                                            \
-    CHECK(rc_ == 0, "ga_verify: %d %s: %s", rc_, r_.invariant, r_.message);  \
-} while (0)
 
 #define MiB ((size_t)1 << 20)
 
@@ -619,18 +614,12 @@ static void test_pagecache_flush(void)
 }
 
 /* Misuse in a span's tail (past the last slot) and in free pages; names of codes. */
-static int misuses;
-static void on_misuse(void *ctx, ga_status st, const void *p, const char *what)
-{
-    (void)ctx; (void)st; (void)p;
-    CHECK(what && *what, "misuse message");
-    misuses++;
-}
+static misuse_log tail_misuse;
 
 static void test_tail_and_names(void)
 {
     ga_heap *h = new_heap();
-    ga_set_error_handler(h, on_misuse, NULL);
+    ga_set_error_handler(h, misuse_log_record, &tail_misuse);
     ga_cache *c = ga_cache_new(h);
     /* 48-byte class: 8192 / 48 leaves a tail */
     char *p = ga_alloc(c, 48, 0, GA_NOSCAN | GA_NOTINY);
@@ -648,10 +637,10 @@ static void test_tail_and_names(void)
         CHECK_EQ(info.slot_index, s->nelems - 1u);
         CHECK(!info.allocated, "last slot allocated");
     }
-    CHECK_EQ(misuses, 1);
+    CHECK_EQ(tail_misuse.n, 1);
     CHECK_EQ(ga_free(h, NULL), GA_OK);
     CHECK_EQ(ga_usable_size(h, NULL), 0);
-    CHECK_EQ(misuses, 1);
+    CHECK_EQ(tail_misuse.n, 1);
     /* gc marks only allocated objects, and only while marking */
     CHECK(!ga_gc_mark(h, p), "mark outside a cycle");
     ga_gc_begin(h);
@@ -686,19 +675,12 @@ static void test_tail_and_names(void)
 
 /* Misuse on spans without ga_free's fast path (malloc-header objects, the tiny class once
  * it holds tiny blocks): the slow path names every kind of double free. */
-static int slow_misuses;
-static ga_status slow_last;
-static void on_slow_misuse(void *ctx, ga_status st, const void *p, const char *what)
-{
-    (void)ctx; (void)p; (void)what;
-    slow_misuses++;
-    slow_last = st;
-}
+static misuse_log slow;
 
 static void test_slow_misuse(void)
 {
     ga_heap *h = new_heap();
-    ga_set_error_handler(h, on_slow_misuse, NULL);
+    ga_set_error_handler(h, misuse_log_record, &slow);
     ga_cache *c = ga_cache_new(h);
     char *hd = ga_alloc(c, 600, 0, 0);          /* scan, > 512: malloc header */
     ga_mspan *s = ga_span_of_heap(h, (uintptr_t)hd);
@@ -707,12 +689,12 @@ static void test_slow_misuse(void)
     char *next = hd + s->elemsize;               /* the next slot's object: never allocated */
     CHECK_EQ(ga_usable_size(h, next), 0);
     CHECK_EQ(ga_free(h, next), GA_ERR_DOUBLE_FREE);
-    CHECK(slow_misuses == 1 && slow_last == GA_ERR_DOUBLE_FREE, "unallocated slot: %d %d", slow_misuses, slow_last);
+    CHECK(slow.n == 1 && slow.last == GA_ERR_DOUBLE_FREE, "unallocated slot: %u %d", slow.n, (int)slow.last);
     CHECK_EQ(ga_free_local(c, next), GA_ERR_DOUBLE_FREE);
     CHECK_EQ(ga_free(h, hd), GA_OK);
     CHECK_EQ(ga_free(h, hd), GA_ERR_DOUBLE_FREE);   /* pending */
     CHECK_EQ(ga_free_local(c, hd), GA_ERR_DOUBLE_FREE);
-    CHECK_EQ(slow_misuses, 4);
+    CHECK_EQ(slow.n, 4);
     CHECK_EQ(ga_usable_size(h, hd), 0);
     /* tiny class: an owner-local free of a 16-byte object, then tiny blocks take the span
      * off the fast path; a second free must still be refused */
@@ -724,11 +706,11 @@ static void test_slow_misuse(void)
     char *t = ga_alloc(c, 3, 0, GA_NOSCAN);     /* a tiny block in the same span */
     CHECK(ts && ga_span_of_heap(h, (uintptr_t)t) == ts && !ts->fastFree, "tiny block elsewhere");
     CHECK_EQ(ga_free(h, x), GA_ERR_DOUBLE_FREE);  /* the owner freed it already */
-    CHECK_EQ(slow_misuses, 5);
+    CHECK_EQ(slow.n, 5);
     CHECK_EQ(ga_free(h, t), GA_ERR_TINY);
     CHECK_EQ(ga_free(h, y), GA_OK);
     CHECK_EQ(ga_free(h, y), GA_ERR_DOUBLE_FREE);
-    CHECK_EQ(slow_misuses, 7);
+    CHECK_EQ(slow.n, 7);
     ga_stats st;
     ga_read_stats(h, &st);
     CHECK_EQ(st.frees, 3);

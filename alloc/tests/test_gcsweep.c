@@ -7,16 +7,11 @@
  * Every phase ends with ga_verify; all checks are on outcomes (addresses handed out,
  * ga_lookup, stats, object contents; the arena page marks for pageMarks).
  */
-#include "check.h"
+#include "heap_check.h"
 #include "internal.h"
 #include "verify.h"
 #include <errno.h>
 
-#define VERIFY(h) do {                                                        \
-    ga_report r_;                                                             \
-    int rc_ = ga_verify((h), &r_);                                            \
-    CHECK(rc_ == 0, "ga_verify: %d %s: %s", rc_, r_.invariant, r_.message);  \
-} while (0)
 
 static ga_heap *new_heap(void)
 {

@@ -5,7 +5,7 @@
  * byte, deterministic addresses — with ga_verify after each phase. Plus checks that
  * ga_verify itself catches planted corruption at each level.
  */
-#include "check.h"
+#include "heap_check.h"
 #include "internal.h"
 #include "os.h"
 #include "verify.h"
@@ -22,11 +22,6 @@ static ga_heap *new_heap(void)
     return h;
 }
 
-#define VERIFY(h) do {                                                        \
-    ga_report r_;                                                             \
-    int rc_ = ga_verify((h), &r_);                                            \
-    CHECK(rc_ == 0, "ga_verify: %d %s: %s", rc_, r_.invariant, r_.message);  \
-} while (0)
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 static uint64_t rnd(void) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return rng; }
@@ -188,26 +183,19 @@ static void test_churn(void)
     ga_heap_destroy(h);
 }
 
-static int misuse_count;
-static ga_status last_misuse;
-static void on_misuse(void *ctx, ga_status st, const void *p, const char *what)
-{
-    (void)ctx; (void)p; (void)what;
-    misuse_count++;
-    last_misuse = st;
-}
+static misuse_log misuse;
 
 static void test_misuse(void)
 {
     ga_heap *h = new_heap();
-    ga_set_error_handler(h, on_misuse, NULL);
+    ga_set_error_handler(h, misuse_log_record, &misuse);
     ga_cache *c = ga_cache_new(h);
     char *s = ga_alloc(c, 100, 0, GA_NOSCAN);
     char *l = ga_alloc(c, 100000, 0, GA_NOSCAN);
     char *hd = ga_alloc(c, 600, 0, 0);
     int local;
     CHECK_EQ(ga_free(h, &local), GA_ERR_NOT_OWNED);
-    CHECK_EQ(last_misuse, GA_ERR_NOT_OWNED);
+    CHECK_EQ(misuse.last, GA_ERR_NOT_OWNED);
     CHECK_EQ(ga_free(h, s + 1), GA_ERR_INTERIOR);
     CHECK_EQ(ga_free(h, l + 8192), GA_ERR_INTERIOR);
     CHECK_EQ(ga_free(h, hd - 8), GA_ERR_INTERIOR);   /* the header, not the object */
@@ -223,7 +211,7 @@ static void test_misuse(void)
     CHECK_EQ(ga_free(h, s3), GA_OK);
     for (int i = 0; i < 200; i++) ga_alloc(c, 100, 0, GA_NOSCAN);   /* force refill: swept */
     CHECK(ga_free(h, s2) == GA_OK, "free s2");
-    CHECK(misuse_count == 7, "misuse handler called %d times", misuse_count);
+    CHECK(misuse.n == 7, "misuse handler called %u times", misuse.n);
     /* owner-local frees: immediate double free, and a double split across threads'
      * paths that only the sweep can see */
     char *o1 = ga_alloc(c, 72, 0, GA_NOSCAN);
@@ -235,9 +223,9 @@ static void test_misuse(void)
     ga_mspan *os2 = ga_span_of_heap(h, (uintptr_t)o2);
     atomic_fetch_or(&os2->freedBits[0], 1ull << ga_span_obj_index(os2, (uintptr_t)o2));  /* the racing remote free */
     atomic_store(&os2->sweepRequested, 1);
-    int before = misuse_count;
+    unsigned before = misuse.n;
     ga_cache_release(c);
-    CHECK(misuse_count == before + 1 && last_misuse == GA_ERR_DOUBLE_FREE, "split double free not reported at sweep");
+    CHECK(misuse.n == before + 1 && misuse.last == GA_ERR_DOUBLE_FREE, "split double free not reported at sweep");
     VERIFY(h);
     ga_cache_destroy(c);
     ga_heap_destroy(h);

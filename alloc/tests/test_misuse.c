@@ -6,39 +6,27 @@
  * slot) for ga_lookup, ga_usable_size and ga_free. Each must be refused with the right
  * status, reported to the error handler, and leave the heap and statistics untouched.
  */
-#include "check.h"
+#include "heap_check.h"
 #include "internal.h"
 #include "verify.h"
 #include <errno.h>
 
-#define VERIFY(h) do {                                                        \
-    ga_report r_;                                                             \
-    int rc_ = ga_verify((h), &r_);                                            \
-    CHECK(rc_ == 0, "ga_verify: %d %s: %s", rc_, r_.invariant, r_.message);  \
-} while (0)
 
-static unsigned nerr;
-static ga_status lasterr;
-static void on_error(void *ctx, ga_status st, const void *p, const char *what)
-{
-    (void)ctx; (void)p; (void)what;
-    nerr++;
-    lasterr = st;
-}
+static misuse_log errs;
 
 static ga_heap *new_heap(void)
 {
     ga_heap_options o = { 0 };
     ga_heap *h = ga_heap_new(&o);
     CHECK(h != NULL, "ga_heap_new: errno %d", errno);
-    if (h) ga_set_error_handler(h, on_error, NULL);
+    if (h) ga_set_error_handler(h, misuse_log_record, &errs);
     return h;
 }
 
 static void expect_refused(ga_status got, ga_status want, unsigned errs_before, const char *what)
 {
     CHECK(got == want, "%s: status %s, want %s", what, ga_status_name(got), ga_status_name(want));
-    CHECK(nerr == errs_before + 1, "%s: error handler called %u times", what, nerr - errs_before);
+    CHECK(errs.n == errs_before + 1, "%s: error handler called %u times", what, errs.n - errs_before);
 }
 
 /* size/flags: a class whose span holds many slots */
@@ -58,7 +46,7 @@ static void free_after_sweep(size_t size, unsigned flags, bool local)
     CHECK(!info.allocated, "freed slot still allocated after the sweep");
     ga_stats before, after;
     ga_read_stats(h, &before);
-    unsigned e = nerr;
+    unsigned e = errs.n;
     expect_refused(local ? ga_free_local(c, p[2]) : ga_free(h, p[2]), GA_ERR_DOUBLE_FREE, e,
                    "second free after the sweep");
     /* a slot never handed out: the one after the last object, if the span has it */
@@ -68,7 +56,7 @@ static void free_after_sweep(size_t size, unsigned flags, bool local)
     if (last.slot_index + 1 < ga_class_nelems(last.sizeclass, flags & GA_NOSCAN, h->green_tea)) {
         CHECK_EQ(ga_lookup(h, (void *)never, &info), GA_OK);
         CHECK(!info.allocated, "slot past the allocated ones reads as allocated");
-        e = nerr;
+        e = errs.n;
         expect_refused(local ? ga_free_local(c, (void *)never) : ga_free(h, (void *)never), GA_ERR_DOUBLE_FREE, e,
                        "free of a slot never handed out");
     }
@@ -87,7 +75,7 @@ static void free_after_sweep(size_t size, unsigned flags, bool local)
     }
     CHECK(q == p[2], "the freed slot %p was not reused", p[2]);
     CHECK_EQ(ga_free(h, q), GA_OK);
-    e = nerr;
+    e = errs.n;
     expect_refused(ga_free(h, q), GA_ERR_DOUBLE_FREE, e, "double free of the reused slot");
     VERIFY(h);
     ga_cache_destroy(c);
@@ -115,7 +103,7 @@ static void tail_pointers(void)
             CHECK(!ti.allocated, "tail byte %#lx looks allocated", (unsigned long)a);
             CHECK_EQ(ga_usable_size(h, (void *)a), 0);
             CHECK_EQ(ti.span_base, info.span_base);
-            unsigned e = nerr;
+            unsigned e = errs.n;
             expect_refused(ga_free(h, (void *)a), GA_ERR_INTERIOR, e, "free of a tail pointer");
             if (a == limit) a += 8 * 5;   /* sample the tail: its start and the rest sparsely */
         }

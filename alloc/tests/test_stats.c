@@ -4,16 +4,11 @@
  * count it at once (large_free, large_free_count, frees, heap_objects) and must not count
  * it twice once the sweep consumes it. The same for small objects freed while marking.
  */
-#include "check.h"
+#include "heap_check.h"
 #include "internal.h"
 #include "verify.h"
 #include <errno.h>
 
-#define VERIFY(h) do {                                                        \
-    ga_report r_;                                                             \
-    int rc_ = ga_verify((h), &r_);                                            \
-    CHECK(rc_ == 0, "ga_verify: %d %s: %s", rc_, r_.invariant, r_.message);  \
-} while (0)
 
 static void check_same(const ga_stats *a, const ga_stats *b, const char *when)
 {

@@ -5,16 +5,11 @@
  * aligned GA_ZERO (or scan) allocation must read as zero; so must every usable byte of a
  * small over-aligned GA_ZERO object that reuses a dirty slot.
  */
-#include "check.h"
+#include "heap_check.h"
 #include "internal.h"
 #include "verify.h"
 #include <errno.h>
 
-#define VERIFY(h) do {                                                        \
-    ga_report r_;                                                             \
-    int rc_ = ga_verify((h), &r_);                                            \
-    CHECK(rc_ == 0, "ga_verify: %d %s: %s", rc_, r_.invariant, r_.message);  \
-} while (0)
 
 static size_t first_nonzero(const void *p, size_t n)
 {

@@ -92,21 +92,9 @@ ga_status ga_free_local(ga_cache *cc, void *p)
 {
     ga_mcache *c = (ga_mcache *)cc;
     if (__builtin_expect(ga_free_local_fast(c, p), 1)) return GA_OK;   /* internal.h */
-    ga_heap *h = c->heap;
-    uintptr_t a = (uintptr_t)p;
-    ga_mspan *s = ga_span_of(h, a);
-    if (s != NULL && __atomic_load_n(&s->cachedBy, __ATOMIC_RELAXED) == c && s->fastFree &&
-        a >= s->startAddr && a < s->limit) {
-        /* Ours and plain, yet not freed above: a double free unless the pointer is off. */
-        unsigned i = ga_divide_by_elemsize((uint32_t)(a - s->startAddr), s->divMul);
-        uint64_t bit = 1ull << (i & 63);
-        if (s->startAddr + (uintptr_t)i * s->elemsize == a &&
-            (i < atomic_load_explicit(&s->freeindex, memory_order_relaxed) ||
-             (atomic_load_explicit(&s->allocBits[i >> 6], memory_order_relaxed) & bit)) &&
-            ((s->ownerFreedBits[i >> 6] | atomic_load_explicit(&s->freedBits[i >> 6], memory_order_relaxed)) & bit))
-            return misuse(h, GA_ERR_DOUBLE_FREE, p, "double free (a free of this object is pending)");
-    }
-    return ga_free(h, p);
+    /* Not the owner's plain case, or a double free: ga_free refuses a pending free
+     * (owner-local or not) with the same report. */
+    return ga_free(c->heap, p);
 }
 
 __attribute__((noinline)) static ga_status free_slow(ga_heap *h, void *p)

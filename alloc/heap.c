@@ -176,7 +176,14 @@ static bool heap_grow(ga_heap *h, size_t npage)
                 /* hand the unused tail of the old arena run to the page allocator */
                 uintptr_t b = h->curArenaBase;
                 size_t sz = h->curArenaEnd - b;
-                if (h->os->map(h->os->ctx, (void *)b, sz) == 0 && pa_grow(h->pages, b, sz) == 0) {
+                /* An earlier grow that failed after its map (pa_grow's metadata) left
+                 * [b, curArenaMapped) Prepared already: map only the rest (mapping a
+                 * Prepared page again is an illegal transition). */
+                uintptr_t mfrom = h->curArenaMapped > b ? h->curArenaMapped : b;
+                if (mfrom > h->curArenaEnd) mfrom = h->curArenaEnd;
+                bool mapped = mfrom == h->curArenaEnd ||
+                              h->os->map(h->os->ctx, (void *)mfrom, h->curArenaEnd - mfrom) == 0;
+                if (mapped && pa_grow(h->pages, b, sz) == 0) {
                     h->heapReleased += sz;
                     h->heapGrown += sz;
                     h->heapSys += sz;
@@ -189,8 +196,14 @@ static bool heap_grow(ga_heap *h, size_t npage)
         nBase = h->curArenaBase + ask;
     }
     uintptr_t v = h->curArenaBase;
-    /* Map only what an earlier, failed grow has not mapped already (curArenaMapped). */
-    uintptr_t from = h->curArenaMapped > v && h->curArenaMapped <= nBase ? h->curArenaMapped : v;
+    /* Map only what an earlier, failed grow has not mapped already: [v, curArenaMapped) is
+     * Prepared. That grow may have asked for more than this one (a large span failed in
+     * pa_grow's metadata, then a small object), so curArenaMapped can lie beyond nBase:
+     * then nothing is left to map. (Clamping only when curArenaMapped <= nBase, as this
+     * did before, mapped Prepared pages again: fuzz_ops, corpora/regressions/fuzz_ops/
+     * bug--ops_os--6616baf2.txt.) */
+    uintptr_t from = h->curArenaMapped > v ? h->curArenaMapped : v;
+    if (from > nBase) from = nBase;
     if (from < nBase && h->os->map(h->os->ctx, (void *)from, nBase - from) != 0) { errno = ENOMEM; return false; }
     if (nBase > h->curArenaMapped) h->curArenaMapped = nBase;
     if (pa_grow(h->pages, v, ask) != 0) { errno = ENOMEM; return false; }

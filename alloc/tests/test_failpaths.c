@@ -181,6 +181,65 @@ static void sweep_failures(enum ga_os_call call, const char *name, unsigned maxk
         CHECK(total_once > 0 && total_always > 0, "%s: no failure observed (%u, %u)", name, total_once, total_always);
 }
 
+/* A grow that fails after mapping (pa_grow's metadata, the first alloc_meta calls of a
+ * fresh heap's first grow) leaves [curArenaBase, curArenaMapped) Prepared. The next grow
+ * must not map those pages again, whether it asks for less (the large request failed,
+ * then a small one grows the heap: the first grow's map reached past the second's end)
+ * or for more than the arena run has left (with busy hints the next arena is elsewhere
+ * and the old run's tail is handed over). Found by fuzz_ops:
+ * corpora/regressions/fuzz_ops/bug--ops_os--6616baf2.txt. In each script the first
+ * request runs with its k-th alloc_meta call failing (k = 0..15), the rest without. */
+static void test_grow_after_failed_map(void)
+{
+    static const size_t scripts[][4] = {
+        { 4 * MiB + 1, 8, 0 },              /* the fuzz_ops reproducer */
+        { 12 * MiB, 8, 0 },
+        { 12 * MiB, 65 * MiB, 8, 0 },       /* busy hints: the tail hand-over */
+        { 12 * MiB, 8, 65 * MiB, 0 },
+    };
+    unsigned first_failed = 0;
+    for (int busy = 0; busy < 2; busy++) {
+#ifdef GA_TSAN
+        if (busy) break;
+#endif
+        for (size_t sc = 0; sc < sizeof scripts / sizeof *scripts; sc++) {
+            for (unsigned k = 0; k < 16; k++) {
+                ga_testos *t = ga_testos_new(NULL);
+                inner_os = ga_testos_os(t);
+                ga_heap_options o = { .os = busy ? &busy_os : ga_testos_os(t) };
+                ga_heap *h = ga_heap_new(&o);
+                ga_cache *c = h ? ga_cache_new(h) : NULL;
+                CHECK(h && c, "grow-after-failed-map: heap or cache");
+                if (!h || !c) { ga_heap_destroy(h); ga_testos_free(t); continue; }
+                ga_testos_fail(t, GA_OS_ALLOC_META, k, 1);
+                errno = 0;
+                void *p0 = ga_alloc(c, scripts[sc][0], 0, GA_NOSCAN);
+                CHECK(p0 || errno == ENOMEM, "busy=%d script %zu k=%u: errno %d", busy, sc, k, errno);
+                if (!p0) first_failed++;
+                ga_testos_fail(t, GA_OS_ALLOC_META, 0, 0);
+                for (size_t i = 1; i < 4 && scripts[sc][i]; i++) {
+                    unsigned char *p = ga_alloc(c, scripts[sc][i], 0, GA_NOSCAN | GA_ZERO);
+                    CHECK(p != NULL, "busy=%d script %zu k=%u: alloc %zu after the failure", busy, sc, k,
+                          scripts[sc][i]);
+                    if (p) CHECK(p[0] == 0 && p[scripts[sc][i] - 1] == 0, "busy=%d script %zu k=%u: not zero", busy, sc, k);
+                }
+                char why[256] = "";
+                CHECK(ga_testos_violations(t, why, sizeof why) == 0,
+                      "busy=%d script %zu k=%u: OS state violation: %s", busy, sc, k, why);
+                VERIFY(h, "grow-after-failed-map", k);
+                ga_cache_destroy(c);
+                ga_heap_destroy(h);
+                CHECK(ga_testos_violations(t, why, sizeof why) == 0,
+                      "busy=%d script %zu k=%u: OS state violation after destroy: %s", busy, sc, k, why);
+                CHECK_EQ(ga_testos_meta_live(t), 0);
+                ga_testos_free(t);
+            }
+        }
+    }
+    /* the failure must have hit the first request (else this tests nothing) */
+    CHECK(first_failed > 0, "grow-after-failed-map: no first request failed");
+}
+
 /* More than 8192 spans: the span table grows (and keeps every span reachable). */
 static void test_many_spans(void)
 {
@@ -244,6 +303,7 @@ int main(void)
     sweep_failures(GA_OS_MAP, "busy hints: map", 8, true);
     busy_hints = false;
 #endif
+    test_grow_after_failed_map();
     test_many_spans();
     TEST_MAIN_END();
 }

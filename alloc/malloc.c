@@ -50,6 +50,13 @@
  *   scavenge_start=SIZE  peak RSS before scavenging starts (default 32M; 0: at once)
  *   scavenge_period=MS   the background scavenger's period (default 150)
  *   aslr=0|1             randomised heap base (default 1)
+ *
+ * Test build (-DGA_MALLOC_PREFIX=gm_, library galloc_malloc_test, malloc_test.h): every
+ * entry point is named gm_<name> so that it lives beside glibc's; misuse goes to
+ * gm_misuse_hook when one is set (the call then returns) instead of aborting; gm_plant
+ * switches on planted API bugs; no constructor, no __libc_* aliases, a fixed heap base and
+ * inline scavenging (no thread). Without the macro GA_API(x) is x and PLANT(k) is 0, so
+ * libgalloc.so / libgalloc.a contain none of it.
  */
 #include "galloc.h"
 #include "internal.h"   /* ga_alloc_fast, ga_free_local_fast only */
@@ -79,6 +86,19 @@
 #define GA_NOINLINE __attribute__((noinline))
 #define GA_COLD     __attribute__((cold, noinline))
 
+#ifdef GA_MALLOC_PREFIX
+#include "malloc_test.h"
+#define GA_CAT2_(a, b) a##b
+#define GA_CAT_(a, b)  GA_CAT2_(a, b)
+#define GA_API(x)      GA_CAT_(GA_MALLOC_PREFIX, x)
+#define PLANT(k)       GA_UNLIKELY(gm_plant == (k))
+gm_misuse_fn gm_misuse_hook;
+int gm_plant;
+#else
+#define GA_API(x)      x
+#define PLANT(k)       0
+#endif
+
 #define MFLAGS          (GA_NOSCAN | GA_NOTINY)
 #define SMALL_CUTOFF    ((size_t)32760)          /* GA_SMALL_CUTOFF: larger requests are spans */
 #define MAX_ALIGN       ((size_t)1 << 30)         /* ga_alloc honours any power of two up to this */
@@ -86,7 +106,7 @@
 #define FREE_TICK_MASK  1023u                     /* frees between scavenger checks */
 
 /* Exported for programs and tools that want the process heap (stats, verify, dump). */
-GA_EXPORT ga_heap *ga_malloc_heap(void);
+GA_EXPORT ga_heap *GA_API(ga_malloc_heap)(void);
 
 /* ---- process-wide state ----------------------------------------------------------- */
 
@@ -195,6 +215,9 @@ static void on_misuse(void *ctx, ga_status st, const void *p, const char *what)
 {
     (void)ctx;
     T.err_what = what;
+#ifdef GA_MALLOC_PREFIX
+    if (gm_misuse_hook && T.op) return;   /* the caller reports the status it gets back */
+#endif
     misuse(st, p, T.op ? T.op : "found while sweeping");
 }
 
@@ -220,6 +243,14 @@ static GA_COLD void misuse(ga_status st, const void *p, const char *op)
     l_str(&l, op);
     l_str(&l, ")");
     if (T.err_what) { l_str(&l, ": "); l_str(&l, T.err_what); }
+#ifdef GA_MALLOC_PREFIX
+    if (gm_misuse_hook) {
+        l.b[l.n] = '\0';
+        T.err_what = NULL;
+        gm_misuse_hook((int)st, p, op, l.b);
+        return;
+    }
+#endif
     l_str(&l, "\n");
     l_write(&l);
     abort();
@@ -462,6 +493,10 @@ static GA_NOINLINE ga_heap *heap_init(void)
 
     S.mode = SCAV_IDLE;
     S.aslr = true;
+#ifdef GA_MALLOC_PREFIX
+    S.mode = SCAV_INLINE;   /* test build: no thread, and a fixed heap base (deterministic) */
+    S.aslr = false;
+#endif
     S.scav_start = (size_t)32 << 20;
     S.scav_period_ms = 150;
     parse_options(find_env("GALLOC_OPTIONS"));
@@ -516,7 +551,7 @@ static inline ga_heap *heap_get(void)
     return GA_LIKELY(h != NULL) ? h : heap_init();
 }
 
-GA_EXPORT ga_heap *ga_malloc_heap(void) { return heap_get(); }
+GA_EXPORT ga_heap *GA_API(ga_malloc_heap)(void) { return heap_get(); }
 
 /* ---- thread caches -------------------------------------------------------------------- */
 
@@ -700,7 +735,10 @@ static GA_NOINLINE void *alloc_slow(size_t n, size_t align, unsigned flags)
         n = fix_small(n);
         align = 0;
     }
-    if (n > S.cap || align > MAX_ALIGN || (align && n + align > S.cap)) { errno = ENOMEM; return NULL; }
+    if (n > S.cap || align > MAX_ALIGN || (align && n + align > S.cap)) {
+        if (!PLANT(GM_PLANT_ENOMEM_NO_ERRNO)) errno = ENOMEM;
+        return NULL;
+    }
     ga_cache *c = thread_cache(h);
     int sc = atomic_load_explicit(&S.scav, memory_order_relaxed);
     if (GA_UNLIKELY(sc == SCAV_WANTED) && c) scavenger_start(h);
@@ -725,6 +763,7 @@ static GA_NOINLINE void *alloc_slow(size_t n, size_t align, unsigned flags)
 
 static inline void *do_malloc(size_t n)
 {
+    if (PLANT(GM_PLANT_MALLOC0_NULL) && n == 0) return NULL;
     ga_cache *c = T.cache;
     if (GA_LIKELY(c != NULL) && GA_LIKELY(n <= atomic_load_explicit(&G.lim_malloc, memory_order_relaxed)))
     {
@@ -737,10 +776,11 @@ static inline void *do_malloc(size_t n)
 static inline void *do_calloc(size_t a, size_t b)
 {
     size_t n;
-    if (GA_UNLIKELY(__builtin_mul_overflow(a, b, &n))) { errno = ENOMEM; return NULL; }
+    if (GA_UNLIKELY(__builtin_mul_overflow(a, b, &n)) && !PLANT(GM_PLANT_CALLOC_OVERFLOW)) { errno = ENOMEM; return NULL; }
     ga_cache *c = T.cache;
     if (GA_LIKELY(c != NULL) && GA_LIKELY(n <= atomic_load_explicit(&G.lim_calloc, memory_order_relaxed)))
         return ga_alloc(c, fix_small(n), 0, MFLAGS | GA_ZERO);
+    if (PLANT(GM_PLANT_CALLOC_LARGE_NOZERO) && n > SMALL_CUTOFF) return alloc_slow(n, 0, MFLAGS);
     return alloc_slow(n, 0, MFLAGS | GA_ZERO);
 }
 
@@ -796,18 +836,22 @@ static void *do_realloc(void *p, size_t n, const char *op)
     if (p == NULL) return do_malloc(n);
     if (n == 0) { do_free(p, op); return NULL; }    /* glibc: frees, returns NULL */
     ga_heap *h = atomic_load_explicit(&G.heap, memory_order_acquire);
-    if (!h) { T.err_what = "no allocation was ever made"; misuse(GA_ERR_NOT_OWNED, p, op); }
+    if (!h) { T.err_what = "no allocation was ever made"; misuse(GA_ERR_NOT_OWNED, p, op); return NULL; }
     ga_object_info info;
     ga_status st = ga_lookup(h, p, &info);
-    if (st != GA_OK) { T.err_what = NULL; misuse(st, p, op); }
-    if (!info.allocated) { T.err_what = "the block is not allocated (freed or pending free)"; misuse(GA_ERR_DOUBLE_FREE, p, op); }
-    if (info.tiny) { T.err_what = NULL; misuse(GA_ERR_TINY, p, op); }
+    if (st != GA_OK) { T.err_what = NULL; misuse(st, p, op); return NULL; }
+    if (PLANT(GM_PLANT_REALLOC_FREED_SILENT) && !info.allocated) return do_malloc(n);
+    if (!info.allocated) { T.err_what = "the block is not allocated (freed or pending free)"; misuse(GA_ERR_DOUBLE_FREE, p, op); return NULL; }
+    if (info.tiny) { T.err_what = NULL; misuse(GA_ERR_TINY, p, op); return NULL; }
     size_t usable = info.usable;
+    if (PLANT(GM_PLANT_REALLOC_GROW_INPLACE) && n > usable && n <= usable + 8) return p;
     /* Keep the block when it fits and would not waste more than half of it. */
     if (n <= usable && (n > usable / 2 || usable <= 64)) return p;
     void *q = do_malloc(n);
     if (!q) return NULL;                           /* errno ENOMEM; p untouched */
-    memcpy(q, p, n < usable ? n : usable);
+    size_t len = n < usable ? n : usable;
+    if (PLANT(GM_PLANT_REALLOC_COPY_SHORT)) len &= ~(size_t)15;
+    memcpy(q, p, len);
     do_free(p, op);
     return q;
 }
@@ -822,29 +866,30 @@ static void *do_memalign(size_t align, size_t n)
         if (align > SIZE_MAX / 2 + 1) { errno = EINVAL; return NULL; }
         size_t a = 32;
         while (a < align) a <<= 1;
+        if (PLANT(GM_PLANT_MEMALIGN_ROUND_DOWN)) a >>= 1;
         align = a;
     }
     return alloc_slow(n, align, MFLAGS);
 }
 
 /* ---- the glibc API ------------------------------------------------------------------------- */
-GA_EXPORT void *malloc(size_t n) { return do_malloc(n); }
-GA_EXPORT void free(void *p) { do_free(p, "free"); }
-GA_EXPORT void *calloc(size_t a, size_t b) { return do_calloc(a, b); }
-GA_EXPORT void *realloc(void *p, size_t n) { return do_realloc(p, n, "realloc"); }
+GA_EXPORT void *GA_API(malloc)(size_t n) { return do_malloc(n); }
+GA_EXPORT void GA_API(free)(void *p) { do_free(p, "free"); }
+GA_EXPORT void *GA_API(calloc)(size_t a, size_t b) { return do_calloc(a, b); }
+GA_EXPORT void *GA_API(realloc)(void *p, size_t n) { return do_realloc(p, n, "realloc"); }
 
-GA_EXPORT void *reallocarray(void *p, size_t a, size_t b)
+GA_EXPORT void *GA_API(reallocarray)(void *p, size_t a, size_t b)
 {
     size_t n;
-    if (__builtin_mul_overflow(a, b, &n)) { errno = ENOMEM; return NULL; }
+    if (__builtin_mul_overflow(a, b, &n) && !PLANT(GM_PLANT_REALLOCARRAY_OVERFLOW)) { errno = ENOMEM; return NULL; }
     return do_realloc(p, n, "reallocarray");
 }
 
-GA_EXPORT int posix_memalign(void **out, size_t align, size_t n)
+GA_EXPORT int GA_API(posix_memalign)(void **out, size_t align, size_t n)
 {
     if (!pow2(align) || align % sizeof(void *) != 0) return EINVAL;
     int saved = errno;
-    void *p = align <= 16 ? do_malloc(n < align ? align : n) : alloc_slow(n, align, MFLAGS);
+    void *p = align <= (PLANT(GM_PLANT_ALIGN32_AS_MALLOC) ? 32 : 16) ? do_malloc(n < align ? align : n) : alloc_slow(n, align, MFLAGS);
     int e = errno;
     errno = saved;
     if (!p) return e == EINVAL ? EINVAL : ENOMEM;
@@ -852,13 +897,13 @@ GA_EXPORT int posix_memalign(void **out, size_t align, size_t n)
     return 0;
 }
 
-GA_EXPORT void *aligned_alloc(size_t align, size_t n)
+GA_EXPORT void *GA_API(aligned_alloc)(size_t align, size_t n)
 {
     if (!pow2(align)) { errno = EINVAL; return NULL; }   /* C17 / glibc >= 2.38 */
-    return align <= 16 ? do_malloc(n < align ? align : n) : alloc_slow(n, align, MFLAGS);
+    return align <= (PLANT(GM_PLANT_ALIGN32_AS_MALLOC) ? 32 : 16) ? do_malloc(n < align ? align : n) : alloc_slow(n, align, MFLAGS);
 }
 
-GA_EXPORT void *memalign(size_t align, size_t n) { return do_memalign(align, n); }
+GA_EXPORT void *GA_API(memalign)(size_t align, size_t n) { return do_memalign(align, n); }
 
 static size_t page_size(void)
 {
@@ -872,25 +917,41 @@ static size_t page_size(void)
     return v;
 }
 
-GA_EXPORT void *valloc(size_t n) { return do_memalign(page_size(), n); }
+GA_EXPORT void *GA_API(valloc)(size_t n)
+{
+    if (PLANT(GM_PLANT_VALLOC_SWAPPED)) return do_memalign(n, page_size());
+    return do_memalign(page_size(), n);
+}
 
-GA_EXPORT void *pvalloc(size_t n)
+GA_EXPORT void *GA_API(pvalloc)(size_t n)
 {
     size_t ps = page_size();
     if (n > SIZE_MAX - ps) { errno = ENOMEM; return NULL; }
-    n = n ? (n + ps - 1) & ~(ps - 1) : ps;
+    n = n ? (PLANT(GM_PLANT_PVALLOC_NO_ROUND) ? n : (n + ps - 1) & ~(ps - 1)) : ps;
     return do_memalign(ps, n);
 }
 
-GA_EXPORT size_t malloc_usable_size(void *p)
+GA_EXPORT size_t GA_API(malloc_usable_size)(void *p)
 {
     if (!p) return 0;
     ga_heap *h = atomic_load_explicit(&G.heap, memory_order_acquire);
-    return h ? ga_usable_size(h, p) : 0;
+    size_t u = h ? ga_usable_size(h, p) : 0;
+    if (PLANT(GM_PLANT_USABLE_HEADER) && u > 512) u -= 8;
+    return u;
 }
 
-GA_EXPORT void free_sized(void *p, size_t n) { (void)n; do_free(p, "free_sized"); }
-GA_EXPORT void free_aligned_sized(void *p, size_t align, size_t n) { (void)align; (void)n; do_free(p, "free_aligned_sized"); }
+GA_EXPORT void GA_API(free_sized)(void *p, size_t n)
+{
+    if (PLANT(GM_PLANT_FREE_SIZED_STRICT) && p && n != GA_API(malloc_usable_size)(p)) {
+        T.err_what = "size does not match the block";
+        misuse(GA_ERR_INTERIOR, p, "free_sized");
+        return;
+    }
+    do_free(p, "free_sized");
+}
+GA_EXPORT void GA_API(free_aligned_sized)(void *p, size_t align, size_t n) { (void)align; (void)n; do_free(p, "free_aligned_sized"); }
+
+#ifndef GA_MALLOC_PREFIX
 
 /* glibc's own names, which some programs call directly. */
 GA_EXPORT void *__libc_malloc(size_t n) { return do_malloc(n); }
@@ -900,11 +961,12 @@ GA_EXPORT void *__libc_realloc(void *p, size_t n) { return do_realloc(p, n, "rea
 GA_EXPORT void *__libc_memalign(size_t align, size_t n) { return do_memalign(align, n); }
 GA_EXPORT void *__libc_valloc(size_t n) { return do_memalign(page_size(), n); }
 GA_EXPORT void *__libc_pvalloc(size_t n) { return pvalloc(n); }
+#endif
 
 /* ---- trimming, tuning, statistics ------------------------------------------------------------ */
 
 /* Returns every free page to the OS (after sweeping pending frees); 1 if any was released. */
-GA_EXPORT int malloc_trim(size_t pad)
+GA_EXPORT int GA_API(malloc_trim)(size_t pad)
 {
     (void)pad;
     ga_heap *h = heap_get();
@@ -921,7 +983,7 @@ GA_EXPORT int malloc_trim(size_t pad)
 
 /* Accepts glibc's parameters (and ignores them: galloc has no arenas, thresholds or top
  * pad); 0 for an unknown one, as glibc. */
-GA_EXPORT int mallopt(int param, int value)
+GA_EXPORT int GA_API(mallopt)(int param, int value)
 {
     (void)value;
     switch (param) {
@@ -932,7 +994,9 @@ GA_EXPORT int mallopt(int param, int value)
         return 0;
     }
 }
+#ifndef GA_MALLOC_PREFIX
 GA_EXPORT int __libc_mallopt(int param, int value) { return mallopt(param, value); }
+#endif
 
 /* mallinfo2 in galloc terms:
  *   arena    bytes of heap memory mapped and not released (in-use spans + free pages kept)
@@ -942,7 +1006,7 @@ GA_EXPORT int __libc_mallopt(int param, int value) { return mallopt(param, value
  *   uordblks bytes in allocated objects (slot sizes)
  *   fordblks arena - uordblks (free slots and free pages kept)
  *   keepcost free pages kept (what malloc_trim would release) */
-GA_EXPORT struct mallinfo2 mallinfo2(void)
+GA_EXPORT struct mallinfo2 GA_API(mallinfo2)(void)
 {
     struct mallinfo2 mi;
     memset(&mi, 0, sizeof mi);
@@ -965,9 +1029,9 @@ static int clamp_int(size_t v) { return v > INT32_MAX ? INT32_MAX : (int)v; }
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-GA_EXPORT struct mallinfo mallinfo(void)
+GA_EXPORT struct mallinfo GA_API(mallinfo)(void)
 {
-    struct mallinfo2 m2 = mallinfo2();
+    struct mallinfo2 m2 = GA_API(mallinfo2)();
     struct mallinfo mi;
     mi.arena = clamp_int(m2.arena);
     mi.ordblks = clamp_int(m2.ordblks);
@@ -981,7 +1045,9 @@ GA_EXPORT struct mallinfo mallinfo(void)
     mi.keepcost = clamp_int(m2.keepcost);
     return mi;
 }
+#ifndef GA_MALLOC_PREFIX
 GA_EXPORT struct mallinfo __libc_mallinfo(void) { return mallinfo(); }
+#endif
 #pragma GCC diagnostic pop
 
 static void stat_line(line_t *l, const char *name, unsigned long long v)
@@ -1019,14 +1085,14 @@ static void print_stats(void)
     l_write(&l);
 }
 
-GA_EXPORT void malloc_stats(void)
+GA_EXPORT void GA_API(malloc_stats)(void)
 {
     int saved = errno;
     if (heap_get()) print_stats();
     errno = saved;
 }
 
-GA_EXPORT int malloc_info(int options, FILE *fp)
+GA_EXPORT int GA_API(malloc_info)(int options, FILE *fp)
 {
     if (options != 0) { errno = EINVAL; return -1; }
     ga_heap *h = heap_get();
@@ -1055,10 +1121,12 @@ GA_EXPORT int malloc_info(int options, FILE *fp)
 /* The heap (and the fork handlers) exist by the time constructors run, even in a program
  * that has not allocated yet: registering the fork handlers before other libraries do
  * makes galloc's prepare handler run after theirs, which may still allocate. */
+#ifndef GA_MALLOC_PREFIX
 __attribute__((constructor)) static void galloc_init(void)
 {
     heap_get();
 }
+#endif
 
 __attribute__((destructor)) static void galloc_exit(void)
 {

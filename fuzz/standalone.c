@@ -4,14 +4,21 @@
  * order), like libFuzzer's regression mode. Built in every preset, so ctest replays the
  * corpora with gcc/ASan builds too.
  *
- *   <target> [-q] [--missing-ok] [--expect-finding] [--bench SECONDS] [--random N [--seed S]]
+ *   <target> [-q] [--missing-ok] [--expect-finding[=SIG]] [--bench SECONDS] [--random N [--seed S]]
  *            FILE|DIR...
  *
  * Exit: 0 every input ran clean; a finding aborts (the GALLOC-FINDING line names the input);
  * 2 usage / unreadable input.
  *   --expect-finding  run each input in a child process and require it to abort with a
- *                     finding (regression inputs of planted bugs: run with GALLOC_PLANT set);
- *                     exit 1 if some input ran clean.
+ *                     finding of the input's own signature (regression inputs of planted
+ *                     bugs: run with GALLOC_PLANT set). The signature comes from the file
+ *                     name, <class>--<sig>--<hash>[.txt] as campaign.sh stores findings
+ *                     (<sig> slugged: '/', ' ', ':' -> '_'; ops_verify_A7 is ops/verify/A7);
+ *                     a name without one is a usage error (exit 2). Exit 1 if some input
+ *                     ran clean, died another way, or reported another signature (another
+ *                     check, or the same check with another invariant code).
+ *   --expect-finding=SIG  the same with the signature given (ops/verify/A7 or ops_verify_A7),
+ *                     for every input whatever its name.
  *   --bench S         run the inputs round-robin for S seconds, print executions per second.
  *   --random N        after the given inputs, N more made from them (seeded by --seed,
  *                     default 1): each a copy of a given input with a few random byte edits,
@@ -46,6 +53,8 @@ typedef struct input {
 static input *inputs;
 static size_t ninputs, capinputs;
 static bool quiet, missing_ok, expect_finding;
+static const char *expect_sig;       /* --expect-finding=SIG; NULL: from each file name */
+static const char *argv0 = "fuzz-target";
 static double bench_secs;
 static int cmp_double(const void *a, const void *b)
 {
@@ -159,35 +168,148 @@ static double cpu_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int run_expect(void)
+/* campaign.sh's slug(): '/', ' ', ':' become '_', anything outside [A-Za-z0-9_.-] goes. */
+static void slug(const char *in, char *out, size_t n)
 {
-    int clean = 0;
-    for (size_t i = 0; i < ninputs; i++) {
-        fflush(NULL);
-        pid_t pid = fork();
-        if (pid < 0) {
-            perror("fork");
-            return 2;
+    size_t k = 0;
+    for (; *in && k + 1 < n; in++) {
+        char ch = *in == '/' || *in == ' ' || *in == ':' ? '_' : *in;
+        if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+            ch == '.' || ch == '-')
+            out[k++] = ch;
+    }
+    out[k] = 0;
+}
+
+/* The signature a regression file is named after: <class>--<sig>--<hash>[.txt], slugged.
+ * Returns false if the name has no such part. */
+static bool sig_from_name(const char *path, char *out, size_t n)
+{
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    const char *s1 = strstr(b, "--");
+    if (!s1) return false;
+    s1 += 2;
+    const char *s2 = strstr(s1, "--");
+    if (!s2 || s2 == s1 || !s2[2] || (size_t)(s2 - s1) >= n) return false;
+    char raw[256];
+    size_t l = (size_t)(s2 - s1) < sizeof raw ? (size_t)(s2 - s1) : sizeof raw - 1;
+    memcpy(raw, s1, l);
+    raw[l] = 0;
+    slug(raw, out, n);
+    return out[0] != 0;
+}
+
+/* Runs one input in a child with its stderr captured; *sig gets the sig= of the child's
+ * GALLOC-FINDING line ("" if none). The captured output goes on to our stderr. Returns the
+ * wait status, or -1 if the child could not be run. */
+static int run_child(const input *in, char *sig, size_t n)
+{
+    int fds[2];
+    sig[0] = 0;
+    if (pipe(fds) != 0) { perror("galloc-fuzz: pipe"); return -1; }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) { perror("galloc-fuzz: fork"); close(fds[0]); close(fds[1]); return -1; }
+    if (pid == 0) {
+        close(fds[0]);
+        dup2(fds[1], 2);
+        close(fds[1]);
+        gf_input_name = in->path;
+        LLVMFuzzerTestOneInput(in->data, in->len);
+        _exit(0);
+    }
+    close(fds[1]);
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 4096 + 1 > cap) {
+            size_t nc = cap ? cap * 2 : 8192;
+            char *nb = realloc(buf, nc);
+            if (!nb) break;
+            buf = nb;
+            cap = nc;
         }
-        if (pid == 0) {
-            gf_input_name = inputs[i].path;
-            LLVMFuzzerTestOneInput(inputs[i].data, inputs[i].len);
-            _exit(0);
-        }
-        int st;
-        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-            ;
-        if (WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT) {
-            if (!quiet)
-                printf("found %s (as expected)\n", inputs[i].path);
-        } else {
-            printf("NOT FOUND: %s ran %s without a finding (GALLOC_PLANT=%s)\n", inputs[i].path,
-                   WIFEXITED(st) ? "to the end" : "into another signal", gf_plant_label());
-            clean++;
+        ssize_t r = read(fds[0], buf + len, cap - len - 1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        if (fwrite(buf + len, 1, (size_t)r, stderr) != (size_t)r) {}
+        len += (size_t)r;
+    }
+    close(fds[0]);
+    int st;
+    while (waitpid(pid, &st, 0) < 0) {
+        if (errno != EINTR) { perror("galloc-fuzz: waitpid"); free(buf); return -1; }
+    }
+    if (buf) {
+        buf[len] = 0;
+        for (char *line = buf; line && *line;) {
+            char *nl = strchr(line, '\n');
+            if (strncmp(line, "GALLOC-FINDING ", 15) == 0) {
+                char *p = strstr(line, " sig=");
+                if (p && (!nl || p < nl)) {
+                    p += 5;
+                    size_t k = 0;
+                    while (p[k] && p[k] != ' ' && p[k] != '\n' && k + 1 < n) { sig[k] = p[k]; k++; }
+                    sig[k] = 0;
+                    break;
+                }
+            }
+            line = nl ? nl + 1 : NULL;
         }
     }
-    printf("galloc-fuzz: %zu input(s), %d without the expected finding\n", ninputs, clean);
-    return clean ? 1 : 0;
+    free(buf);
+    return st;
+}
+
+static int run_expect(void)
+{
+    int bad = 0;
+    char (*want)[128] = calloc(ninputs ? ninputs : 1, sizeof *want);
+    if (!want) { fprintf(stderr, "galloc-fuzz: out of memory\n"); return 2; }
+    /* every expected signature is known before anything runs: a misnamed file is a usage error */
+    for (size_t i = 0; i < ninputs; i++) {
+        if (expect_sig) slug(expect_sig, want[i], sizeof want[i]);
+        else if (!sig_from_name(inputs[i].path, want[i], sizeof want[i])) {
+            fprintf(stderr, "galloc-fuzz: %s: --expect-finding cannot tell the expected signature from the file name "
+                    "(want <class>--<sig>--<hash>, e.g. refill-off-by-one--ops_verify_A7--b7105191); rename it or "
+                    "give --expect-finding=SIG\n", inputs[i].path);
+            free(want);
+            return 2;
+        }
+    }
+    if (ninputs == 0) {
+        fprintf(stderr, "galloc-fuzz: --expect-finding: no inputs\n");
+        free(want);
+        return 2;
+    }
+    for (size_t i = 0; i < ninputs; i++) {
+        char got[128], gotslug[128];
+        int st = run_child(&inputs[i], got, sizeof got);
+        if (st == -1) { free(want); return 2; }
+        slug(got, gotslug, sizeof gotslug);
+        bool aborted = WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT;
+        if (aborted && got[0] && strcmp(gotslug, want[i]) == 0) {
+            if (!quiet)
+                printf("found %s: sig=%s (as expected)\n", inputs[i].path, got);
+            continue;
+        }
+        bad++;
+        if (aborted && got[0])
+            printf("WRONG FINDING: %s: expected sig %s, got sig=%s (GALLOC_PLANT=%s)\n", inputs[i].path, want[i], got,
+                   gf_plant_label());
+        else if (WIFEXITED(st))
+            printf("NOT FOUND: %s ran to the end (exit %d) without a finding, expected sig %s (GALLOC_PLANT=%s)\n",
+                   inputs[i].path, WEXITSTATUS(st), want[i], gf_plant_label());
+        else
+            printf("NOT FOUND: %s died of signal %d%s, expected a finding with sig %s (GALLOC_PLANT=%s)\n",
+                   inputs[i].path, WIFSIGNALED(st) ? WTERMSIG(st) : 0, aborted ? " without a GALLOC-FINDING line" : "",
+                   want[i], gf_plant_label());
+        printf("  reproduce: GALLOC_PLANT=%s %s %s\n", gf_plant_label(), argv0, inputs[i].path);
+    }
+    printf("galloc-fuzz: %zu input(s), %d without the expected finding\n", ninputs, bad);
+    free(want);
+    return bad ? 1 : 0;
 }
 
 /* A finding aborts the process (or a sanitizer ends it, or it crashes): keep the random
@@ -279,6 +401,7 @@ static int run_random(void)
 int main(int argc, char **argv)
 {
     int nargs = 0;
+    argv0 = argv[0];
     char **args = calloc((size_t)argc + 1, sizeof *args);
     if (!args)
         return 2;
@@ -290,6 +413,14 @@ int main(int argc, char **argv)
             missing_ok = true;
         else if (strcmp(a, "--expect-finding") == 0)
             expect_finding = true;
+        else if (strncmp(a, "--expect-finding=", 17) == 0) {
+            expect_finding = true;
+            expect_sig = a + 17;
+            if (!*expect_sig) {
+                fprintf(stderr, "galloc-fuzz: --expect-finding= needs a signature (e.g. ops/verify/A7)\n");
+                return 2;
+            }
+        }
         else if (strcmp(a, "--bench") == 0 && i + 1 < argc)
             bench_secs = atof(argv[++i]);
         else if ((strcmp(a, "--random") == 0 || strcmp(a, "--seed") == 0) && i + 1 < argc) {
@@ -302,7 +433,7 @@ int main(int argc, char **argv)
             if (a[2] == 'r') random_n = v; else random_seed = v;
         }
         else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            printf("usage: %s [-q] [--missing-ok] [--expect-finding] [--bench SECONDS] [--random N [--seed S]] FILE|DIR...\n", argv[0]);
+            printf("usage: %s [-q] [--missing-ok] [--expect-finding[=SIG]] [--bench SECONDS] [--random N [--seed S]] FILE|DIR...\n", argv[0]);
             return 0;
         } else if (a[0] == '-' && a[1] != '-' && strchr(a, '='))
             ;   /* a libFuzzer flag such as -runs=0: ignored */

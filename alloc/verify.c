@@ -248,8 +248,11 @@ static int check_span(ga_heap *h, ga_mspan *s, ga_report *r)
             return fail(r, GA_V_CENTRAL, "B6", base, base, -1, SPANF ": cached and also on an mcentral list", SPANA(s));
     } else {
         bool req = atomic_load(&s->sweepRequested);
+        /* While a cycle marks, a requested sweep waits (central.c): the span stays swept,
+         * and ga_gc_end turns it unswept with the rest. */
+        bool req_moves = req && !atomic_load(&h->marking);
         ga_spanlist *want_list;
-        if (sg == hsg - 2 || (sg == hsg && req))
+        if (sg == hsg - 2 || (sg == hsg && req_moves))
             want_list = (s->list == ga_full_unswept(c, hsg)) ? ga_full_unswept(c, hsg) : ga_partial_unswept(c, hsg);
         else if (s->allocCount < s->nelems)
             want_list = ga_partial_swept(c, hsg);

@@ -100,7 +100,8 @@ static void random_op(gf_rng *r, gh_op *op, int kind)
             [GH_MALLOC] = 30, [GH_CALLOC] = 4,  [GH_REALLOC] = 6, [GH_ALIGNED] = 6,  [GH_FREE] = 20,
             [GH_USABLE] = 2,  [GH_WRITE] = 3,   [GH_CHECK] = 3,   [GH_CACHE] = 4,    [GH_RELEASE] = 2,
             [GH_DESTROY] = 1, [GH_GC] = 6,      [GH_SCAVENGE] = 4, [GH_FAIL_OS] = 2, [GH_VERIFY] = 2,
-            [GH_DOUBLE_FREE] = 1, [GH_FREE_FOREIGN] = 1, [GH_FREE_INTERIOR] = 2};
+            [GH_DOUBLE_FREE] = 1, [GH_FREE_FOREIGN] = 1, [GH_FREE_INTERIOR] = 2,
+            [GH_GC_BEGIN] = 3, [GH_GC_MARK] = 5, [GH_GC_END] = 3, [GH_SWEEP] = 2};
         unsigned total = 0;
         for (int k = 0; k < GH_NKINDS; k++)
             total += w[k];
@@ -131,8 +132,8 @@ static void random_op(gf_rng *r, gh_op *op, int kind)
         op->a = gf_interesting_size(gf_rng_next(r));
         op->flags = (uint8_t)gf_rng_below(r, 8);
         break;
-    case GH_FREE:
-        op->flags = gf_rng_below(r, 4) == 0;
+    case GH_FREE:   /* mostly plain; else from another cache's objects, and/or ga_free_local */
+        op->flags = gf_rng_below(r, 2) ? 0 : (uint8_t)(1 + gf_rng_below(r, 3));
         break;
     case GH_FREE_INTERIOR:
         op->a = gf_rng_below(r, 2) ? gf_rng_below(r, 32) : gf_interesting_size(gf_rng_next(r));
@@ -162,6 +163,16 @@ static void random_op(gf_rng *r, gh_op *op, int kind)
     case GH_FREE_FOREIGN:
         op->flags = (uint8_t)gf_rng_below(r, 4);
         break;
+    case GH_GC_MARK:
+        op->flags = gf_rng_below(r, 4) == 0;
+        if (op->flags)
+            op->a = gf_rng_below(r, 2) ? gf_rng_below(r, 64) : gf_interesting_size(gf_rng_next(r));
+        break;
+    case GH_SWEEP: {
+        unsigned s = (unsigned)gf_rng_below(r, 3);
+        op->c = s == 0 ? GH_GC_SWEEP_ALL : 1 + gf_rng_below(r, s == 1 ? 4 : 254);
+        break;
+    }
     default:
         break;
     }
@@ -174,7 +185,9 @@ static void normalize(gh_op *op)
     switch (op->kind) {
     case GH_MALLOC: case GH_ALIGNED: case GH_GC: case GH_FAIL_OS: op->flags &= 7; break;
     case GH_CALLOC: op->flags &= GA_NOSCAN | GA_NOTINY; break;
-    case GH_REALLOC: case GH_FREE: op->flags &= 1; break;
+    case GH_REALLOC: op->flags &= 1; break;
+    case GH_FREE: op->flags &= 3; break;   /* bit0 other cache, bit1 ga_free_local */
+    case GH_GC_MARK: op->flags &= 1; break;
     case GH_SCAVENGE: op->flags %= 3; break;
     case GH_FREE_FOREIGN: op->flags &= 3; break;
     default: op->flags = 0; break;
@@ -186,11 +199,14 @@ static void normalize(gh_op *op)
     case GH_CALLOC: case GH_ALIGNED: op->c = 0; break;
     case GH_FAIL_OS: op->a %= GH_OSF_N; op->b &= 255; op->c = 0; break;
     case GH_GC: op->a %= 101; op->b &= 255; op->c &= 255; break;
+    case GH_GC_MARK: if (!op->flags) op->a = 0; op->b = op->c = 0; break;
+    case GH_SWEEP: op->a = op->b = 0; op->c &= 255; break;
     default: op->a = op->b = op->c = 0; break;
     }
     switch (op->kind) {
     case GH_REALLOC: if (op->flags) op->obj = 0; break;
-    case GH_FREE: case GH_USABLE: case GH_WRITE: case GH_CHECK: case GH_DOUBLE_FREE: case GH_FREE_INTERIOR: break;
+    case GH_FREE: case GH_USABLE: case GH_WRITE: case GH_CHECK: case GH_DOUBLE_FREE: case GH_FREE_INTERIOR:
+    case GH_GC_MARK: break;
     default: op->obj = 0; break;
     }
 }
@@ -301,7 +317,8 @@ static void mutate_once(gh_seq *s, gf_rng *r, const gh_seq *other)
         insert_at(s, (size_t)gf_rng_below(r, s->n + 1), &op);
     } else if (m < 95 || !other || !other->n) {   /* a phase op: GC, scavenge, cache switch, verify ... */
         static const uint8_t phase[] = {GH_GC, GH_GC, GH_GC, GH_SCAVENGE, GH_SCAVENGE, GH_CACHE, GH_CACHE, GH_RELEASE,
-                                        GH_DESTROY, GH_VERIFY, GH_FAIL_OS};
+                                        GH_DESTROY, GH_VERIFY, GH_FAIL_OS, GH_GC_BEGIN, GH_GC_BEGIN, GH_GC_END,
+                                        GH_GC_END, GH_GC_MARK, GH_GC_MARK, GH_SWEEP};
         random_op(r, &op, phase[gf_rng_below(r, sizeof phase)]);
         insert_at(s, (size_t)gf_rng_below(r, n + 1), &op);
     } else {   /* splice a block of the other input in */

@@ -132,6 +132,10 @@ static int run(const gh_seq *s, const gh_options *opt, gh_finding *f, gh_exec_st
         case GH_DOUBLE_FREE: ex_op_double_free(x, op); break;
         case GH_FREE_FOREIGN: ex_op_free_foreign(x, op); break;
         case GH_FREE_INTERIOR: ex_op_free_interior(x, op); break;
+        case GH_GC_BEGIN: ex_op_gc_begin(x); break;
+        case GH_GC_MARK: ex_op_gc_mark(x, op); break;
+        case GH_GC_END: ex_op_gc_end(x); break;
+        case GH_SWEEP: ex_op_sweep(x, op); break;
         default: break;
         }
         ex_tracef(x, "\n");
@@ -145,7 +149,8 @@ static int run(const gh_seq *s, const gh_options *opt, gh_finding *f, gh_exec_st
     if (!ex_found(x)) {
         x->step = s->n;
         x->op = NULL;
-        ex_full_check(x);
+        ex_gc_finish(x);
+        if (!ex_found(x)) ex_full_check(x);
         if (ex_found(x)) f->final_check = true;
     }
     /* teardown: galloc gives back everything at once; glibc twins one by one */

@@ -11,27 +11,124 @@
  */
 #include "exec_internal.h"
 
-/* ---- GC, scavenge, OS faults ------------------------------------------------------ */
-void ex_op_gc(ex *x, const gh_op *op)
+/* ga_gc_begin, and the model's side: every live object enters the cycle unmarked. Returns
+ * false on a finding. A begin while marking is a no-op for galloc and for the model. */
+static bool gc_begin(ex *x)
 {
+    bool was = x->marking;
     ga_gc_begin(x->h);
     EM("ga_gc_begin(h);");
+    if (!ga_gc_marking(x->h)) return !ex_finding(x, GH_CHK_STATUS, NULL, NULL, "ga_gc_marking false after ga_gc_begin");
+    if (was) { ex_tracef(x, " -> already marking"); return true; }
+    x->marking = true;
     x->st->gcs++;
-    if (!ga_gc_marking(x->h)) { ex_finding(x, GH_CHK_STATUS, NULL, NULL, "ga_gc_marking false after ga_gc_begin"); return; }
-    if (!ex_check_stats(x, true)) return;
-    size_t nmark = x->nobj, nkept = 0, nblack = 0, ndead = 0;
-    bool *keep = calloc(nmark ? nmark : 1, sizeof *keep);
-    if (!keep) return;
+    for (size_t i = 0; i < x->nobj; i++) { x->objs[i].in_cycle = true; x->objs[i].marked = false; }
     for (size_t i = 0; i < x->nblk; i++) x->blk[i].marked = false;
-    for (size_t i = 0; i < nmark; i++) {
+    /* ga_gc_begin swept everything and flushed every cache: the statistics are exact */
+    return ex_check_stats(x, true);
+}
+
+/* ga_gc_mark(p) for live object o, p inside it. While marking it must say true; else false. */
+static bool gc_mark(ex *x, obj *o, const void *p)
+{
+    bool ok = ga_gc_mark(x->h, p);
+    if (p == o->sut) EM("if (ga_gc_mark(h, o[%" PRIu64 "]) != %d) fail(\"ga_gc_mark(#%" PRIu64 ")\");", o->id, x->marking, o->id);
+    else EM("if (ga_gc_mark(h, (char *)o[%" PRIu64 "] + %zu) != %d) fail(\"ga_gc_mark(#%" PRIu64 " interior)\");",
+            o->id, (size_t)((const char *)p - (const char *)o->sut), x->marking, o->id);
+    if (ok != x->marking)
+        return !ex_finding(x, GH_CHK_STATUS, o, NULL, "ga_gc_mark(#%" PRIu64 " at %p, pointer %p) returned %s %s",
+                           o->id, o->sut, p, ok ? "true" : "false", x->marking ? "for a live object while marking" : "while no cycle is marking");
+    if (!ok) return true;
+    o->marked = true;
+    if (o->tiny) { tblock *b = ex_blk_find(x, o->slot, NULL); if (b) b->marked = true; }
+    return true;
+}
+
+/* ga_gc_end, and the model: what entered the cycle and was not marked is dead (a tiny
+ * object lives on while any object of its block was marked); black objects live. */
+static void gc_end(ex *x)
+{
+    if (!x->marking) {
+        ga_gc_end(x->h);     /* a no-op for galloc too */
+        EM("ga_gc_end(h);");
+        if (ga_gc_marking(x->h)) ex_finding(x, GH_CHK_STATUS, NULL, NULL, "ga_gc_marking true after ga_gc_end");
+        return;
+    }
+    ga_gc_end(x->h);
+    x->marking = false;
+    x->exp_gcs++;
+    EM("ga_gc_end(h);");
+    if (ga_gc_marking(x->h)) { ex_finding(x, GH_CHK_STATUS, NULL, NULL, "ga_gc_marking true after ga_gc_end"); return; }
+    size_t ndead = 0, nkept = 0;
+    for (size_t i = x->nobj; i-- > 0;) {
         obj *o = &x->objs[i];
-        keep[i] = ex_mix(o->id * 0x100000001b3ull ^ (op->b + 1) * 0x9e3779b97f4a7c15ull) % 100 < op->a;
-        if (!keep[i]) continue;
+        bool dead = o->in_cycle && !o->marked;
+        o->in_cycle = o->marked = false;
+        if (dead && o->tiny) {
+            tblock *b = ex_blk_find(x, o->slot, NULL);
+            if (b && b->marked) dead = false;
+        }
+        if (!dead) { nkept++; continue; }
+        EM("live_del(%" PRIu64 "); /* dead */", o->id);
+        ex_account_gone(x, o);
+        ex_drop_obj(x, o, true);
+        ndead++;
+    }
+    size_t w = 0;
+    for (size_t i = 0; i < x->nblk; i++) {
+        if (x->blk[i].marked) { x->blk[i].marked = false; x->blk[w++] = x->blk[i]; continue; }
+        x->pending_objs++;
+        x->pending_bytes += GA_TINY_SIZE;
+        x->live_slot_bytes -= GA_TINY_SIZE;
+    }
+    x->nblk = w;
+    ex_tracef(x, " -> live %zu, dead %zu", nkept, ndead);
+}
+
+static size_t gc_sweep(ex *x, uint64_t n)
+{
+    if (n == GH_GC_SWEEP_ALL) { EM("ga_sweep(h, SIZE_MAX);"); return ga_sweep(x->h, SIZE_MAX); }
+    EM("ga_sweep(h, %" PRIu64 ");", n);
+    return n ? ga_sweep(x->h, (size_t)n) : 0;
+}
+
+void ex_op_gc_begin(ex *x) { gc_begin(x); }
+
+void ex_op_gc_mark(ex *x, const gh_op *op)
+{
+    long i = ex_resolve(x, op->obj);
+    if (i < 0) { x->st->ops_skipped++; ex_tracef(x, " -> no live object"); return; }
+    obj *o = &x->objs[i];
+    size_t off = (op->flags & 1) && o->size ? (size_t)(op->a % o->size) : 0;
+    ex_tracef(x, " #%" PRIu64 " +%zu", o->id, off);
+    gc_mark(x, o, (const char *)o->sut + off);
+}
+
+void ex_op_gc_end(ex *x) { gc_end(x); }
+
+void ex_op_sweep(ex *x, const gh_op *op)
+{
+    size_t n = gc_sweep(x, op->c);
+    ex_tracef(x, " -> swept %zu", n);
+}
+
+void ex_gc_finish(ex *x)
+{
+    if (x->marking) gc_end(x);
+}
+
+/* The whole-cycle op (binary v1): begin (a no-op when a cycle is already marking), mark
+ * each live object with hash(id, seed) % 100 < keep, allocate `black` objects, end, sweep. */
+void ex_op_gc(ex *x, const gh_op *op)
+{
+    if (!gc_begin(x)) goto out;
+    size_t nkept = 0, nblack = 0;
+    for (size_t i = 0; i < x->nobj && !ex_found(x); i++) {
+        obj *o = &x->objs[i];
+        if (o->marked || !o->in_cycle) continue;
+        if (ex_mix(o->id * 0x100000001b3ull ^ (op->b + 1) * 0x9e3779b97f4a7c15ull) % 100 >= op->a) continue;
         nkept++;
-        bool ok = ga_gc_mark(x->h, o->sut);
-        EM("if (!ga_gc_mark(h, o[%" PRIu64 "])) fail(\"ga_gc_mark(#%" PRIu64 ")\");", o->id, o->id);
-        if (!ok) { ex_finding(x, GH_CHK_STATUS, o, NULL, "ga_gc_mark(#%" PRIu64 " at %p) returned false for a live object", o->id, o->sut); goto out; }
-        if (o->tiny) { tblock *b = ex_blk_find(x, o->slot, NULL); if (b) b->marked = true; }
+        gc_mark(x, o, o->sut);
     }
     /* objects allocated while marking are allocated black: they survive the cycle */
     for (unsigned k = 0; k < (op->flags & 7u) && !ex_found(x); k++) {
@@ -40,36 +137,11 @@ void ex_op_gc(ex *x, const gh_op *op)
         if (o && ex_admit(x, o, false)) nblack++;
     }
     if (ex_found(x)) goto out;
-    ga_gc_end(x->h);
-    x->exp_gcs++;
-    EM("ga_gc_end(h);");
-    if (ga_gc_marking(x->h)) { ex_finding(x, GH_CHK_STATUS, NULL, NULL, "ga_gc_marking true after ga_gc_end"); goto out; }
-    size_t swept = 0;
-    if (op->c == GH_GC_SWEEP_ALL) { swept = ga_sweep(x->h, SIZE_MAX); EM("ga_sweep(h, SIZE_MAX);"); }
-    else if (op->c) { swept = ga_sweep(x->h, (size_t)op->c); EM("ga_sweep(h, %" PRIu64 ");", op->c); }
-    /* the shadow: drop what was not marked; tiny objects live on with a marked block */
-    for (size_t i = nmark; i-- > 0;) {
-        obj *o = &x->objs[i];
-        if (keep[i]) continue;
-        if (o->tiny) {
-            tblock *b = ex_blk_find(x, o->slot, NULL);
-            if (b && b->marked) continue;
-        }
-        EM("live_del(%" PRIu64 "); /* dead */", o->id);
-        ex_account_gone(x, o);
-        ex_drop_obj(x, o, true);
-        ndead++;
-    }
-    size_t w = 0;
-    for (size_t i = 0; i < x->nblk; i++) {
-        if (x->blk[i].marked) { x->blk[w++] = x->blk[i]; continue; }
-        x->pending_objs++;
-        x->pending_bytes += GA_TINY_SIZE;
-        x->live_slot_bytes -= GA_TINY_SIZE;
-    }
-    x->nblk = w;
-    ex_tracef(x, " -> kept %zu, dead %zu, black %zu, swept %zu", nkept, ndead, nblack, swept);
+    ex_tracef(x, " marked %zu, black %zu;", nkept, nblack);
+    gc_end(x);
+    if (ex_found(x)) goto out;
+    size_t swept = gc_sweep(x, op->c);
+    ex_tracef(x, " swept %zu", swept);
 out:
-    free(keep);
-    if (ga_gc_marking(x->h)) { ga_gc_end(x->h); x->exp_gcs++; }   /* leave the heap usable */
+    if (ga_gc_marking(x->h)) { ga_gc_end(x->h); x->exp_gcs++; x->marking = false; }   /* leave the heap usable */
 }

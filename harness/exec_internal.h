@@ -35,6 +35,9 @@
 #define GH_ASAN 1
 #endif
 #endif
+#ifdef GH_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
 
 #define PAGE 8192u
 #define FULL_FILL_LIMIT 4096u      /* objects up to this size are filled/checked entirely */
@@ -48,6 +51,8 @@ typedef struct obj {
     unsigned flags;              /* GA_* flags galloc was given */
     unsigned cache;
     bool tiny, large;
+    bool in_cycle;               /* live at gc-begin of the cycle now marking: dies at gc-end unless marked */
+    bool marked;                 /* marked in this cycle (ga_gc_mark said true) */
     void *sut, *ref;
     size_t ref_size;             /* bytes the glibc twin holds valid pattern for */
     uintptr_t slot, span;        /* from ga_lookup at allocation */
@@ -98,6 +103,8 @@ typedef struct ex {
     ga_status herr_last_st;
     const void *herr_last_p;
     char herr_last_what[160];
+    /* GC: a cycle is marking (gc-begin, or inside the whole-cycle op) */
+    bool marking;
     /* harness fault injection */
     bool fault_done;
 } ex;
@@ -185,6 +192,12 @@ void ex_op_scavenge(ex *x, const gh_op *op);
 
 /* ---- exec_gc.c: GC cycles, whole and in phases */
 void ex_op_gc(ex *x, const gh_op *op);
+void ex_op_gc_begin(ex *x);
+void ex_op_gc_mark(ex *x, const gh_op *op);
+void ex_op_gc_end(ex *x);
+void ex_op_sweep(ex *x, const gh_op *op);
+/* A cycle still marking when the sequence ends is ended (its unmarked objects die). */
+void ex_gc_finish(ex *x);
 
 /* ---- exec_faults.c: harness faults applied after a step */
 void ex_apply_after_fault(ex *x);

@@ -139,6 +139,8 @@ void ex_account_alloc(ex *x, obj *o)
             x->exp_total_alloc += GA_TINY_SIZE;
             x->live_slot_bytes += GA_TINY_SIZE;
         }
+        /* allocated while marking: black, and so is the block that holds it */
+        if (x->marking) { tblock *b = ex_blk_find(x, o->slot, NULL); if (b) b->marked = true; }
     } else {
         x->live_nontiny++;
         x->live_slot_bytes += o->elemsize;

@@ -29,7 +29,8 @@
 extern "C" {
 #endif
 
-#define GH_FORMAT_VERSION 1       /* binary and text format version written by this code */
+#define GH_FORMAT_VERSION 1       /* text format version; binary v1 is written when a sequence fits it */
+#define GH_BINARY_VERSION 2       /* newest binary version: v1 plus the GC step ops (FORMAT.md) */
 #define GH_MAX_CACHES 8           /* simulated Ps: cache indices are taken modulo this */
 
 /* ---- Op model -------------------------------------------------------------------- */
@@ -55,6 +56,11 @@ typedef enum gh_kind {
                           flags bit0 = both through ga_free_local */
     GH_FREE_FOREIGN,   /* flags = gh_foreign: free a pointer galloc never returned */
     GH_FREE_INTERIOR,  /* obj, a = offset: free an interior pointer */
+    /* binary v2 and text: a GC cycle in steps, so anything can happen while it marks */
+    GH_GC_BEGIN,       /* ga_gc_begin (a no-op while a cycle is marking) */
+    GH_GC_MARK,        /* obj; flags bit0 = interior: ga_gc_mark(p + a mod size) */
+    GH_GC_END,         /* ga_gc_end: unmarked objects from before gc-begin die */
+    GH_SWEEP,          /* ga_sweep(c spans; 255 = all) */
     GH_NKINDS
 } gh_kind;
 

@@ -60,7 +60,8 @@ static const char *const kind_names[GH_NKINDS] = {
     [GH_RELEASE] = "release", [GH_DESTROY] = "destroy-cache", [GH_GC] = "gc",
     [GH_SCAVENGE] = "scavenge", [GH_FAIL_OS] = "fail-os", [GH_VERIFY] = "verify",
     [GH_DOUBLE_FREE] = "double-free", [GH_FREE_FOREIGN] = "free-foreign",
-    [GH_FREE_INTERIOR] = "free-interior",
+    [GH_FREE_INTERIOR] = "free-interior", [GH_GC_BEGIN] = "gc-begin", [GH_GC_MARK] = "gc-mark",
+    [GH_GC_END] = "gc-end", [GH_SWEEP] = "sweep",
 };
 const char *gh_kind_name(unsigned kind) { return kind < GH_NKINDS ? kind_names[kind] : "?"; }
 
@@ -81,6 +82,22 @@ static const uint8_t OPTAB_V1[32] = {
     GH_VERIFY, GH_DOUBLE_FREE, GH_FREE_FOREIGN, GH_FREE_INTERIOR,          /* 26..29 */
     GH_MALLOC, GH_FREE,                                                    /* 30..31 */
 };
+
+/* v2 = v1 with its last two opcodes (a malloc and a free spelling) given to the GC step
+ * ops: 30 = gc-mark (m bit0: interior, then a SIZE offset), 31 = a cycle step chosen by m
+ * (0..2 gc-begin, 3..5 gc-end, 6..7 sweep with a u8 count). Frozen like v1. */
+static const uint8_t OPTAB_V2[32] = {
+    GH_MALLOC, GH_MALLOC, GH_MALLOC, GH_MALLOC, GH_MALLOC, GH_MALLOC,      /*  0.. 5 */
+    GH_FREE, GH_FREE, GH_FREE, GH_FREE, GH_FREE,                           /*  6..10 */
+    GH_REALLOC, GH_REALLOC, GH_CALLOC, GH_ALIGNED, GH_ALIGNED,             /* 11..15 */
+    GH_USABLE, GH_WRITE, GH_CHECK, GH_CACHE, GH_CACHE,                     /* 16..20 */
+    GH_RELEASE, GH_DESTROY, GH_GC, GH_SCAVENGE, GH_FAIL_OS,                /* 21..25 */
+    GH_VERIFY, GH_DOUBLE_FREE, GH_FREE_FOREIGN, GH_FREE_INTERIOR,          /* 26..29 */
+    GH_GC_MARK, GH_GC_BEGIN,                                               /* 30..31 */
+};
+#define V2_STEP_OPCODE 31
+#define V2_END_MOD 3
+#define V2_SWEEP_MOD 6
 
 /* Size operand mode 4: interesting sizes (class edges, cutoffs, budget edges, absurd). */
 static const uint64_t EDGE_V1[32] = {
@@ -154,16 +171,20 @@ int gh_decode_ex(const uint8_t *data, size_t len, gh_seq *out, unsigned *version
     if (len >= 5 && memcmp(data, HDR, 4) == 0) {
         version = data[4];
         r.i = 5;
-        /* Unknown versions decode with the newest decoder this build has (v1): the
-         * body is still a valid sequence. Callers may warn using *version_out. */
+        /* Version 2 decodes with OPTAB_V2; every other version, known or not, with v1 (so
+         * stored inputs with odd headers keep their meaning): the body is still a valid
+         * sequence. Callers may warn using *version_out. */
     }
+    const uint8_t *optab = version == 2 ? OPTAB_V2 : OPTAB_V1;
     if (version_out) *version_out = version;
     while (r.i < r.n) {
         uint8_t b = rd8(&r);
         gh_op op;
         memset(&op, 0, sizeof op);
-        op.kind = OPTAB_V1[b & 31];
+        op.kind = optab[b & 31];
         unsigned mod = b >> 5;
+        if (op.kind == GH_GC_BEGIN)
+            op.kind = mod >= V2_SWEEP_MOD ? GH_SWEEP : mod >= V2_END_MOD ? GH_GC_END : GH_GC_BEGIN;
         switch (op.kind) {
         case GH_MALLOC: op.flags = (uint8_t)mod; op.a = rd_size(&r); break;
         case GH_CALLOC: op.flags = (uint8_t)(mod & (GA_NOSCAN | GA_NOTINY));
@@ -183,6 +204,8 @@ int gh_decode_ex(const uint8_t *data, size_t len, gh_seq *out, unsigned *version
         case GH_SCAVENGE: op.flags = (uint8_t)(mod % 3); if (op.flags == 2) op.a = rd_size(&r); break;
         case GH_FAIL_OS: op.flags = (uint8_t)mod; op.a = rd8(&r) % GH_OSF_N; op.b = rd8(&r); break;
         case GH_FREE_FOREIGN: op.flags = (uint8_t)(mod & 3); break;
+        case GH_GC_MARK: op.flags = (uint8_t)(mod & 1); op.obj = rd16(&r); if (op.flags) op.a = rd_size(&r); break;
+        case GH_SWEEP: op.c = rd8(&r); break;
         default: break;
         }
         if (gh_seq_push(out, &op) != 0) { gh_seq_free(out); return -1; }
@@ -226,20 +249,33 @@ static void wr_size(wr *w, uint64_t v)
 
 static uint8_t first_opcode(unsigned kind)
 {
+    switch (kind) {   /* the v2-only kinds; the rest have the same first opcode in v1 and v2 */
+    case GH_GC_MARK: return 30;
+    case GH_GC_BEGIN: return V2_STEP_OPCODE;
+    case GH_GC_END: return (uint8_t)(V2_STEP_OPCODE | V2_END_MOD << 5);
+    case GH_SWEEP: return (uint8_t)(V2_STEP_OPCODE | V2_SWEEP_MOD << 5);
+    default: break;
+    }
     for (unsigned i = 0; i < 32; i++)
         if (OPTAB_V1[i] == kind) return (uint8_t)i;
     return 0;
 }
 
+static bool v2_kind(unsigned kind) { return kind >= GH_GC_BEGIN && kind < GH_NKINDS; }
+
 int gh_encode(const gh_seq *s, uint8_t **out, size_t *len)
 {
     wr w = { NULL, 0, 0, 0 };
+    /* v1 whenever the sequence fits it, so v1 encodings stay byte for byte what they were */
+    unsigned version = 1;
+    for (size_t i = 0; i < s->n; i++) if (v2_kind(s->ops[i].kind)) version = 2;
     for (int k = 0; k < 4; k++) wr8(&w, HDR[k]);
-    wr8(&w, GH_FORMAT_VERSION);
+    wr8(&w, (uint8_t)version);
     for (size_t i = 0; i < s->n; i++) {
         const gh_op *op = &s->ops[i];
         uint8_t code = first_opcode(op->kind);
-        wr8(&w, (uint8_t)(code | (op->flags & 7) << 5));
+        if (v2_kind(op->kind)) wr8(&w, (uint8_t)(code | (op->kind == GH_GC_MARK ? (op->flags & 1) << 5 : 0)));
+        else wr8(&w, (uint8_t)(code | (op->flags & 7) << 5));
         switch (op->kind) {
         case GH_MALLOC: wr_size(&w, op->a); break;
         case GH_CALLOC: wr_size(&w, op->a); wr_size(&w, op->b); break;
@@ -252,6 +288,8 @@ int gh_encode(const gh_seq *s, uint8_t **out, size_t *len)
         case GH_GC: wr8(&w, (uint8_t)op->a); wr8(&w, (uint8_t)op->b); wr8(&w, (uint8_t)op->c); break;
         case GH_SCAVENGE: if (op->flags == 2) wr_size(&w, op->a); break;
         case GH_FAIL_OS: wr8(&w, (uint8_t)op->a); wr8(&w, (uint8_t)op->b); break;
+        case GH_GC_MARK: wr16(&w, op->obj); if (op->flags & 1) wr_size(&w, op->a); break;
+        case GH_SWEEP: wr8(&w, (uint8_t)op->c); break;
         default: break;
         }
     }
@@ -322,6 +360,13 @@ int gh_format_op(const gh_op *op, char *buf, size_t n)
                         osf_names[op->a % GH_OSF_N], op->b, (unsigned)op->flags + 1);
     case GH_FREE_FOREIGN:
         return snprintf(buf, n, "free-foreign %s", foreign_names[op->flags & 3]);
+    case GH_GC_BEGIN: case GH_GC_END: return snprintf(buf, n, "%s", nm);
+    case GH_GC_MARK:
+        if (op->flags & 1) return snprintf(buf, n, "gc-mark %s %" PRIu64, o, op->a);
+        return snprintf(buf, n, "gc-mark %s", o);
+    case GH_SWEEP:
+        if (op->c == GH_GC_SWEEP_ALL) return snprintf(buf, n, "sweep all");
+        return snprintf(buf, n, "sweep %" PRIu64, op->c);
     default:
         return snprintf(buf, n, "?");
     }
@@ -502,8 +547,18 @@ static int parse_line(pstate *ps, tok *t, size_t nt, gh_op *op)
     case GH_CACHE:
         if (want_args(ps, t, nt, 1, 1, "cache N")) return -1;
         return parse_range(ps, &t[1], 0, GH_MAX_CACHES - 1, "cache index", &op->a);
-    case GH_RELEASE: case GH_DESTROY: case GH_VERIFY:
+    case GH_RELEASE: case GH_DESTROY: case GH_VERIFY: case GH_GC_BEGIN: case GH_GC_END:
         return want_args(ps, t, nt, 0, 0, kind_names[k]);
+    case GH_GC_MARK:
+        u = "gc-mark OBJ [OFFSET]";
+        if (want_args(ps, t, nt, 1, 2, u) || parse_obj(ps, &t[1], &op->obj)) return -1;
+        if (nt == 3) { op->flags = 1; return parse_u64(ps, &t[2], &op->a); }
+        return 0;
+    case GH_SWEEP:
+        u = "sweep all|0..254";
+        if (want_args(ps, t, nt, 1, 1, u)) return -1;
+        if (tok_is(&t[1], "all")) { op->c = GH_GC_SWEEP_ALL; return 0; }
+        return parse_range(ps, &t[1], 0, 254, "sweep", &op->c);
     case GH_GC:
         u = "gc [keep=0..100] [seed=0..255] [sweep=none|all|1..254] [black=0..7]";
         op->a = 50;
@@ -649,7 +704,8 @@ int gh_generate(uint64_t seed, size_t nops, gh_seq *out)
         unsigned pick = (unsigned)(r % 100);
         op.obj = (uint16_t)((r >> 8) & 0xffff);
         if (pick < 30) { op.kind = GH_MALLOC; op.a = gen_size(&rs); op.flags = (uint8_t)((r >> 30) & 7); }
-        else if (pick < 52) { op.kind = GH_FREE; op.flags = (uint8_t)((r >> 30) & 3); }
+        else if (pick < 50) { op.kind = GH_FREE; op.flags = (uint8_t)((r >> 30) & 3); }
+        else if (pick < 52) { op.kind = GH_GC_MARK; op.flags = (uint8_t)((r >> 30) & 1); if (op.flags) op.a = (r >> 32) % 4096; }
         else if (pick < 60) { op.kind = GH_REALLOC; op.a = gen_size(&rs); op.flags = ((r >> 30) % 16) == 0; if (op.flags) op.obj = 0; }
         else if (pick < 63) { op.kind = GH_CALLOC; op.a = 1 + (r >> 30) % 16; op.b = gen_size(&rs) / 8; op.flags = (uint8_t)((r >> 40) & (GA_NOSCAN | GA_NOTINY)); }
         else if (pick < 67) {
@@ -673,11 +729,16 @@ int gh_generate(uint64_t seed, size_t nops, gh_seq *out)
         else if (pick < 94) { op.kind = GH_DOUBLE_FREE; op.flags = (uint8_t)((r >> 30) & 1); }
         else if (pick < 96) { op.kind = GH_FREE_FOREIGN; op.flags = (uint8_t)((r >> 30) & 3); }
         else if (pick < 98) { op.kind = GH_FREE_INTERIOR; op.a = 1 + (r >> 30) % 4096; }
+        else if (pick < 99) {
+            unsigned k = (unsigned)((r >> 30) % 8);
+            op.kind = k < 3 ? GH_GC_BEGIN : k < 6 ? GH_GC_END : GH_SWEEP;
+            if (op.kind == GH_SWEEP) op.c = (r >> 40) % 2 ? GH_GC_SWEEP_ALL : (r >> 41) % 8;
+        }
         else { op.kind = GH_MALLOC; op.a = (r >> 30) % 16; op.flags = GA_NOSCAN; }
         switch (op.kind) {   /* operands a kind does not use are zero (canonical form) */
         case GH_MALLOC: case GH_CALLOC: case GH_ALIGNED: case GH_CACHE: case GH_RELEASE:
         case GH_DESTROY: case GH_GC: case GH_SCAVENGE: case GH_FAIL_OS: case GH_VERIFY:
-        case GH_FREE_FOREIGN:
+        case GH_FREE_FOREIGN: case GH_GC_BEGIN: case GH_GC_END: case GH_SWEEP:
             op.obj = 0; break;
         default: break;
         }

@@ -5,7 +5,11 @@
  *   galloc-replay [options] FILE|DIR...
  *
  * Exit status: 0 = every input ran clean, 1 = at least one finding, 2 = bad usage or an
- * unreadable / corrupt input (the message names the file and, for text, the line).
+ * unreadable / corrupt input (the message names the file and, for text, the line): a file
+ * that looks like text but lacks the exact first line 'galloc-ops 1' (a comment before it,
+ * 'GALLOC-OPS 1'), a text header of another version, a GAOP file cut short inside its last
+ * op (unless --fuzz-input), a missing path or a directory without inputs (unless
+ * --missing-ok).
  * Calls: the harness library (harness.h).
  */
 #define _GNU_SOURCE 1
@@ -17,6 +21,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -48,7 +53,10 @@ static const char *USAGE =
 "  --fault-step K         apply the fault after/at step K (default 0)\n"
 "  --plant LO:HI:MIN      planted failure: freeing an object of LO..HI bytes while >= MIN others live\n"
 "  --alloc-plant NAME|N   run on a deliberately broken allocator (ga_heap_options.plant; see ga_plant)\n"
-"  --missing-ok           a path that does not exist is skipped, not an error\n"
+"  --missing-ok           a path that does not exist, or a directory without inputs, is skipped, not\n"
+"                         an error (for humans; corpus tests must not use it: an empty corpus proves nothing)\n"
+"  --fuzz-input           inputs are fuzzer-made byte strings: a GAOP file cut short inside its last op\n"
+"                         is replayed (missing operands read as 0) with a warning instead of rejected\n"
 "  --bench NOPS           run NOPS generated ops (seeded by --seed) and print ops/s\n"
 "  --seed N               seed for --bench / --generate (default 1)\n"
 "  --generate NOPS        write a generated sequence (text) to stdout or -o FILE\n"
@@ -57,7 +65,7 @@ static const char *USAGE =
 
 typedef struct cli {
     gh_options opt;
-    bool verbose, quiet, binary, minimize, emit_c, to_text, to_binary, missing_ok;
+    bool verbose, quiet, binary, minimize, emit_c, to_text, to_binary, missing_ok, fuzz_input;
     const char *out;
     size_t max_runs;
     size_t bench, generate;
@@ -84,6 +92,33 @@ static void addflag(cli *c, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Input validation: does a file that is not a text sequence (no exact 'galloc-ops' at its
+ * start) look like one a human wrote? Only printable ASCII, tabs, CR/LF and UTF-8 bytes,
+ * and a line break or a '#' / "galloc-ops" (any case) start. Binary sequences, from the
+ * encoder or a fuzzer, hold control bytes (every op's operands start with one). Such a file
+ * would decode as binary garbage and "run clean": it is rejected instead. */
+static bool looks_like_text(const uint8_t *d, size_t n, char *why, size_t wn)
+{
+    size_t i = n >= 3 && d[0] == 0xef && d[1] == 0xbb && d[2] == 0xbf ? 3 : 0;
+    if (i >= n) return false;
+    bool nl = false;
+    for (size_t k = i; k < n; k++) {
+        if (d[k] == '\n') nl = true;
+        else if (d[k] < 32 ? d[k] != '\t' && d[k] != '\r' : d[k] == 127) return false;
+    }
+    size_t e = i;
+    while (e < n && d[e] != '\n' && d[e] != '\r' && e - i < 60) e++;
+    if (n - i >= 10 && strncasecmp((const char *)d + i, "galloc-ops", 10) == 0)
+        snprintf(why, wn, "its first line '%.*s' is not 'galloc-ops %d' (the header is lower case)", (int)(e - i),
+                 (const char *)d + i, GH_FORMAT_VERSION);
+    else if (d[i] == '#' || nl)
+        snprintf(why, wn, "its first line '%.*s' is not 'galloc-ops %d' (the header must be the very first line; comments go after it)",
+                 (int)(e - i), (const char *)d + i, GH_FORMAT_VERSION);
+    else
+        return false;
+    return true;
+}
+
 /* Loads one input into *s; prints the error and returns -1 on failure. */
 static int load(cli *c, const char *path, gh_seq *s)
 {
@@ -94,6 +129,12 @@ static int load(cli *c, const char *path, gh_seq *s)
         return -1;
     }
     int rc;
+    char why[200];
+    if (!c->binary && !gh_is_text(data, len) && looks_like_text(data, len, why, sizeof why)) {
+        fprintf(stderr, "%s:1:1: error: looks like a text op sequence, but %s; --binary replays it as bytes\n", path, why);
+        free(data);
+        return -1;
+    }
     if (!c->binary && gh_is_text(data, len)) {
         gh_parse_error pe;
         rc = gh_parse((const char *)data, len, s, &pe);
@@ -103,12 +144,19 @@ static int load(cli *c, const char *path, gh_seq *s)
         size_t missing = 0;
         rc = gh_decode_ex(data, len, s, &ver, &missing);
         if (rc != 0) fprintf(stderr, "galloc-replay: %s: out of memory decoding\n", path);
-        else if (ver != GH_FORMAT_VERSION && !c->quiet)
-            fprintf(stderr, "galloc-replay: %s: warning: binary format version %u is newer than this build's (%d); decoded as version %d\n",
-                    path, ver, GH_FORMAT_VERSION, GH_FORMAT_VERSION);
-        /* Any byte string is a valid sequence (fuzzers cut inputs anywhere), so this is not
-         * an error; but a file the encoder wrote never ends inside an op. */
-        if (rc == 0 && missing && !c->quiet)
+        else if (ver != 1 && ver != GH_BINARY_VERSION && !c->quiet)
+            fprintf(stderr, "galloc-replay: %s: warning: binary format version %u is not one this build reads (1, %d); decoded as version 1\n",
+                    path, ver, GH_BINARY_VERSION);
+        /* Any byte string is a valid sequence (fuzzers cut inputs anywhere), but a file with
+         * the encoder's header never ends inside an op: that one was truncated, an error
+         * unless the inputs are declared fuzzer-made (--fuzz-input). */
+        bool header = len >= 4 && memcmp(data, "GAOP", 4) == 0;
+        if (rc == 0 && missing && header && !c->fuzz_input) {
+            fprintf(stderr, "galloc-replay: %s: error: truncated: the last op is cut short (%zu operand byte(s) past the end "
+                    "of %zu bytes) in a file with the encoder's GAOP header (--fuzz-input replays it anyway)\n", path, missing, len);
+            gh_seq_free(s);
+            rc = -1;
+        } else if (rc == 0 && missing && !c->quiet)
             fprintf(stderr, "galloc-replay: %s: warning: the last op is cut short (%zu operand byte(s) past the end, read as 0): "
                     "%s\n", path, missing, len >= 4 && memcmp(data, "GAOP", 4) == 0 ?
                     "this file has the encoder's header, so it was probably truncated" : "normal for a fuzzer-made input");
@@ -229,6 +277,26 @@ static bool skip_name(const char *n)
     return n[0] == '.' || (l > 3 && strcmp(n + l - 3, ".md") == 0);
 }
 
+static void walk(cli *c, const char *path, int depth);
+
+/* A path named on the command line: a directory must hold at least one input (a corpus test
+ * over an empty or mistyped directory would pass having checked nothing). */
+static void walk_top(cli *c, const char *path)
+{
+    int before = c->nfiles;
+    struct stat sb;
+    bool dir = stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+    walk(c, path, 0);
+    if (dir && c->nfiles == before) {
+        if (c->missing_ok) {
+            if (!c->quiet) printf("skip %s: no inputs in it\n", path);
+            return;
+        }
+        fprintf(stderr, "galloc-replay: %s: error: directory holds no inputs (empty corpus; --missing-ok skips it)\n", path);
+        c->nerrors++;
+    }
+}
+
 static void walk(cli *c, const char *path, int depth)
 {
     struct stat sb;
@@ -237,7 +305,8 @@ static void walk(cli *c, const char *path, int depth)
             if (!c->quiet) printf("skip %s: does not exist\n", path);
             return;
         }
-        fprintf(stderr, "galloc-replay: %s: %s\n", path, strerror(errno));
+        fprintf(stderr, "galloc-replay: %s: %s%s\n", path, strerror(errno),
+                errno == ENOENT && depth == 0 ? " (--missing-ok skips a missing path)" : "");
         c->nerrors++;
         return;
     }
@@ -349,6 +418,7 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--to-text") == 0) c.to_text = true;
         else if (strcmp(a, "--to-binary") == 0) c.to_binary = true;
         else if (strcmp(a, "--missing-ok") == 0) c.missing_ok = true;
+        else if (strcmp(a, "--fuzz-input") == 0) c.fuzz_input = true;
         else if (strcmp(a, "-o") == 0) { NEED_ARG(); c.out = argv[++i]; }
         else if (strcmp(a, "--check-every") == 0 || strcmp(a, "--budget") == 0 || strcmp(a, "--max-heap") == 0 ||
                  strcmp(a, "--max-runs") == 0 || strcmp(a, "--fault-step") == 0 || strcmp(a, "--bench") == 0 ||
@@ -423,7 +493,7 @@ int main(int argc, char **argv)
     if ((c.to_text + c.to_binary + (c.minimize || c.emit_c)) > 1) { fprintf(stderr, "galloc-replay: choose one of --to-text, --to-binary, --minimize/--emit-c\n"); return 2; }
     if (c.out && nin > 1) { fprintf(stderr, "galloc-replay: -o needs exactly one input\n"); return 2; }
     if (c.opt.check_every != 64) { /* already in repro_flags */ }
-    for (int i = 0; i < nin; i++) walk(&c, inputs[i], 0);
+    for (int i = 0; i < nin; i++) walk_top(&c, inputs[i]);
     free(inputs);
     if (!c.quiet && !c.to_text && !c.to_binary) {
         printf("galloc-replay: %d input(s), %d finding(s), %d error(s)", c.nfiles, c.nfindings, c.nerrors);

@@ -22,7 +22,8 @@ if [ -x build/bin/galloc-stress ]; then
 fi
 if [ -x build/bin/galloc-replay ] && [ -d corpora ]; then
   echo "=== corpus replay (every op sequence, full check after every op)"
-  build/bin/galloc-replay -q --check-every 1 corpora/seeds/ops corpora/fuzz_ops corpora/regressions/fuzz_ops
+  build/bin/galloc-replay -q --check-every 1 corpora/seeds/ops corpora/regressions/fuzz_ops
+  build/bin/galloc-replay -q --fuzz-input --check-every 1 corpora/fuzz_ops   # fuzzer-made: may end inside an op
   seed=$(date +%s)
   echo "=== random exploration (generated op sequences, seed $seed: galloc-replay -q --bench 300000 --check-every 16 --seed $seed)"
   build/bin/galloc-replay -q --bench 300000 --check-every 16 --seed "$seed"

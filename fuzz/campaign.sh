@@ -394,7 +394,7 @@ for key in "${!sig_first[@]}"; do
   mkdir -p "$dest"
   cp "$minimized" "$dest/$name"
   if [ "$target" = fuzz_ops ]; then
-    if [ -n "$mtext" ]; then cp "$mtext" "$dest/$name.txt"; else "$REL/galloc-replay" --to-text -o "$dest/$name.txt" "$dest/$name" >/dev/null 2>&1; fi
+    if [ -n "$mtext" ]; then cp "$mtext" "$dest/$name.txt"; else "$REL/galloc-replay" --fuzz-input --to-text -o "$dest/$name.txt" "$dest/$name" >/dev/null 2>&1; fi
     # shellcheck disable=SC2086
     env ${canon} "$REL/fuzz_ops_tool" emit-c "$dest/$name" -o "$tmp/repro.c" >/dev/null 2>&1
   fi

@@ -8,7 +8,8 @@
  *            FILE|DIR...
  *
  * Exit: 0 every input ran clean; a finding aborts (the GALLOC-FINDING line names the input);
- * 2 usage / unreadable input.
+ * 2 usage / unreadable input / a missing path / a directory without inputs (--missing-ok
+ * skips those two: for humans and coverage.sh, never for ctest's corpus tests).
  *   --expect-finding  run each input in a child process and require it to abort with a
  *                     finding of the input's own signature (regression inputs of planted
  *                     bugs: run with GALLOC_PLANT set). The signature comes from the file
@@ -108,7 +109,8 @@ static void walk(const char *path, int depth)
                 printf("skip %s: does not exist\n", path);
             return;
         }
-        fprintf(stderr, "galloc-fuzz: %s: %s\n", path, strerror(errno));
+        fprintf(stderr, "galloc-fuzz: %s: %s%s\n", path, strerror(errno),
+                errno == ENOENT && depth == 0 ? " (--missing-ok skips a missing path)" : "");
         errors++;
         return;
     }
@@ -444,8 +446,23 @@ int main(int argc, char **argv)
             args[nargs++] = argv[i];
     }
     LLVMFuzzerInitialize(&argc, &argv);
-    for (int i = 0; i < nargs; i++)
+    for (int i = 0; i < nargs; i++) {
+        /* a directory named here must hold inputs: a corpus test over an empty or mistyped
+         * directory would pass having run nothing (--missing-ok allows both) */
+        size_t before = ninputs;
+        struct stat sb;
+        bool dir = stat(args[i], &sb) == 0 && S_ISDIR(sb.st_mode);
         walk(args[i], 0);
+        if (dir && ninputs == before) {
+            if (missing_ok) {
+                if (!quiet) printf("skip %s: no inputs in it\n", args[i]);
+            } else {
+                fprintf(stderr, "galloc-fuzz: %s: error: directory holds no inputs (empty corpus; --missing-ok skips it)\n",
+                        args[i]);
+                errors++;
+            }
+        }
+    }
     free(args);
     if (errors)
         return 2;

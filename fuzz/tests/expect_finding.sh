@@ -32,6 +32,9 @@ expect 1 'WRONG FINDING: .*expected sig ops_verify_D2, got sig=ops/verify/A7' --
 expect 1 'NOT FOUND: .*ran to the end' -- GALLOC_PLANT=none "$bin" -q --expect-finding "$f"
 cp "$f" "$tmp/no-signature-here"
 expect 2 'cannot tell the expected signature from the file name' -- GALLOC_PLANT=refill-off-by-one "$bin" -q --expect-finding "$tmp/no-signature-here"
-expect 2 'no inputs' -- GALLOC_PLANT=refill-off-by-one "$bin" -q --expect-finding "$tmp/empty-dir-$$" --missing-ok
+mkdir "$tmp/empty"
+expect 2 "empty: error: directory holds no inputs" -- GALLOC_PLANT=none "$bin" -q "$tmp/empty"
+expect 2 "does-not-exist: No such file or directory" -- GALLOC_PLANT=none "$bin" -q "$tmp/does-not-exist"
+expect 2 "no inputs" -- GALLOC_PLANT=refill-off-by-one "$bin" -q --expect-finding --missing-ok "$tmp/empty"
 echo "expect_finding: $fails failure(s)"
 [ "$fails" = 0 ]

@@ -45,12 +45,14 @@ grep -q "^  replay: " out.txt || fail "no replay command printed"
 ops=$(grep -vc '^#' repro.ops)
 echo "=== reproducer: $ops lines"
 
-# The sequence must parse and run (without the plant it is a valid, clean workload).
+# The sequence must parse and run clean: without the plant it is a valid workload, so any
+# finding here (exit 1) is a bug of the allocator or the harness, not of the plant.
 echo "=== galloc-replay (no plant)"
 "$replay" --check-every 1000 repro.ops >replay-clean.txt 2>&1
 prc=$?
 tail -3 replay-clean.txt
-[ "$prc" = 2 ] && fail "galloc-replay cannot read the reproducer"
+[ "$prc" = 2 ] && fail "galloc-replay cannot read the reproducer (exit 2); reproduce: $replay --check-every 1000 $dir/repro.ops"
+[ "$prc" = 0 ] || fail "without the plant the reproducer must replay clean (exit 0), got $prc; reproduce: $replay --check-every 1000 $dir/repro.ops"
 
 # With the plant, when galloc-replay can switch it on.
 help=$("$replay" --help 2>&1)

@@ -94,9 +94,27 @@ if ((BUDGET >= 240)); then FIXED=3600; else FIXED=$((TOTAL * 65 / 100 < 1800 ? T
 POOL=$((TOTAL - FIXED))
 max() { (($1 > $2)) && echo "$1" || echo "$2"; }
 NPROF=$(wc -w <<<"$PROFILES")
-NCAMP=$(($(wc -w <<<"$FUZZ_TARGETS") * $(wc -w <<<"$FUZZ_ENGINES")))
 STRESS_S=$(max $((POOL * 35 / 100 / NPROF)) 5)
-FUZZ_S=$(max $((POOL * 35 / 100 / NCAMP)) 20)
+# Fuzzing: the share is split by weight, and each campaign has a floor of minutes, not
+# seconds: fuzz_ops (op sequences through the whole allocator, where OS-failure paths and
+# multi-op bugs live) weighs 4, fuzz_pagealloc 2, fuzz_span and fuzz_text 1. Allocator bugs
+# such as bug--ops_os--6616baf2 (a failed grow then a smaller one) are out of reach of a
+# 20-second campaign. Budget 480: fuzz_ops ~37 min per engine, pagealloc ~18, span/text ~9;
+# budget 120: ~8 / 4 / 2 min; below that the floors: 3 min fuzz_ops, 90 s pagealloc, 60 s
+# span and text (so --budget 20 runs ~13 min of fuzzing).
+fuzz_weight() { case $1 in fuzz_ops) echo 4;; fuzz_pagealloc) echo 2;; *) echo 1;; esac; }
+FUZZ_WSUM=0
+for t in $FUZZ_TARGETS; do FUZZ_WSUM=$((FUZZ_WSUM + $(fuzz_weight "$t"))); done
+FUZZ_NENG=$(wc -w <<<"$FUZZ_ENGINES")
+FUZZ_S=0   # the longest campaign (the coverage.fuzz stage's limit scales with it)
+for t in $FUZZ_TARGETS; do
+  w=$(fuzz_weight "$t")
+  s=$(max $((POOL * 35 / 100 * w / (FUZZ_WSUM * FUZZ_NENG))) $((w >= 4 ? 180 : w >= 2 ? 90 : 60)))
+  printf -v "FUZZ_S_$t" %s "$s"
+  export "FUZZ_S_$t"
+  ((s > FUZZ_S)) && FUZZ_S=$s
+done
+unset w s
 ASAN_S=$(max $((POOL * 10 / 100 / NPROF)) 3)
 TSAN_S=$(max $((POOL * 6 / 100 / NPROF)) 3)
 VG_STRESS_S=$(max $((POOL * 4 / 100)) 10)
@@ -407,7 +425,8 @@ st_fuzz() {
     libfuzzer) need build.fuzz;;
     afl) command -v afl-fuzz >/dev/null || skip "afl-fuzz is not installed (ci/setup.sh installs afl++)"; need build.afl;;
   esac
-  mins=$(awk -v s="$FUZZ_S" 'BEGIN { printf "%.2f", s / 60 }')
+  local v=FUZZ_S_$target
+  mins=$(awk -v s="${!v:-$FUZZ_S}" 'BEGIN { printf "%.2f", s / 60 }')
   # --no-store: findings stay in the campaign's output (the regressions stage turns them into
   # a patch); the corpus merge goes into corpora/<target>/ (see st_regressions / --keep-corpus).
   args=(--engine "$engine" --target "$target" --minutes "$mins" --jobs "$JOBS" --out "$STAGE_DIR/campaign" --no-store)
@@ -605,7 +624,8 @@ START=$(date +%s)
 ((LIST || SELFTEST)) || (cd "$SRC" && find corpora -type f 2>/dev/null | sort >"$OUT/corpora-before.txt")
 
 if ((LIST)); then
-  echo "budget $BUDGET min: pool $POOL s; stress ${STRESS_S} s/profile, fuzz ${FUZZ_S} s/campaign, asan ${ASAN_S} s/profile,"
+  fz=""; for t in $FUZZ_TARGETS; do v=FUZZ_S_$t; fz+="${fz:+ }$t ${!v}"; done
+  echo "budget $BUDGET min: pool $POOL s; stress ${STRESS_S} s/profile, fuzz s/campaign per engine: $fz, asan ${ASAN_S} s/profile,"
   echo "tsan ${TSAN_S} s/profile, valgrind replay ${VG_REPLAY_S} s + stress ${VG_STRESS_S} s + preload ${VG_PRELOAD_S} s, coverage ${COV_S} s/profile; ctest: $CTEST_SCOPE"
 fi
 ((LIST)) || echo "galloc nightly: budget ${BUDGET} min, seed $SEED${PLANT:+, plant $PLANT}, out $OUT"
@@ -636,7 +656,8 @@ else
   run_stage build.afl 3600 st_build afl
   for engine in $FUZZ_ENGINES; do
     for t in $FUZZ_TARGETS; do
-      run_stage "fuzz.$engine.$t" $((FUZZ_S * 2 + 1200)) st_fuzz "$engine" "$t"
+      v=FUZZ_S_$t
+      run_stage "fuzz.$engine.$t" $((${!v} * 2 + 1200)) st_fuzz "$engine" "$t"
     done
   done
   run_stage build.coverage 3600 st_build coverage

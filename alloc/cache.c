@@ -90,8 +90,9 @@ static ga_mspan *refill(ga_mcache *c, ga_spanclass spc)
             ga_heap_report_broken(h, "refill: span %#lx not full (allocCount %u, nelems %u)",
                                   (unsigned long)s->startAddr, s->allocCount, s->nelems);
         flush_span_stats(h, s);
-        if (s->ownerFrees || atomic_load(&s->sweepRequested)) {
-            /* Frees arrived while we held it: reclaim them in place and keep going. */
+        if ((s->ownerFrees || atomic_load(&s->sweepRequested)) && !atomic_load(&h->marking)) {
+            /* Frees arrived while we held it: reclaim them in place and keep going (never
+             * while a cycle marks: a sweep without marks would drop them; central.c). */
             unsigned nfreed = ga_span_sweep_bits(h, s, false);
             atomic_fetch_add(&h->cnt.smallFreeCount[ga_spanclass_sizeclass(spc)], nfreed);
             s->allocCountBeforeCache = s->allocCount;

@@ -71,7 +71,10 @@ bool ga_central_place_swept(ga_heap *h, ga_mcentral *c, ga_mspan *s, bool preser
         ga_heap_free_span(h, s);
         return true;
     }
-    if (atomic_load(&s->sweepRequested))
+    /* While a cycle marks, a requested sweep waits: an unswept list of now turns into a
+     * swept one at ga_gc_end (parity), so the span stays swept until then, when it is
+     * swept with its marks like every other. */
+    if (atomic_load(&s->sweepRequested) && !atomic_load(&h->marking))
         ga_list_insert(ga_partial_unswept(c, sg), s);
     else if (s->allocCount < s->nelems)
         ga_list_insert(ga_partial_swept(c, sg), s);
@@ -145,6 +148,13 @@ void ga_central_uncache_span(ga_heap *h, ga_mcentral *c, ga_mspan *s)
     if (ssg == sg + 1) {                /* cached before the cycle began: stale */
         atomic_store(&s->sweepgen, sg - 1);
         sweep_span(h, c, s, true, false);
+    } else if (atomic_load(&h->marking)) {
+        /* Never sweep while a cycle marks: a sweep without marks clears gcmarkBits (the
+         * marks set so far and the black marks of allocations made meanwhile) and leaves
+         * stale Green Tea marks on the slots it frees, so after ga_gc_end live objects
+         * would be reclaimed. The frees wait for the sweep after ga_gc_end. */
+        atomic_store(&s->sweepgen, sg);
+        ga_central_place_swept(h, c, s, false);
     } else if (s->ownerFrees || atomic_load(&s->sweepRequested)) {
         atomic_store(&s->sweepgen, sg - 1);
         sweep_span(h, c, s, false, false);

@@ -7,7 +7,8 @@
  * are then swept lazily (cacheSpan, ga_sweep): objects not marked are reclaimed, empty
  * spans go back to the heap. Allocations made while marking are allocated black
  * (cache.c). Marks go to gcmarkBits, or to the Green Tea trailer for 16..512-byte
- * classes (merged at sweep, span.c).
+ * classes (merged at sweep, span.c). Nothing is swept while a cycle marks: a sweep
+ * without marks would discard them (central.c keeps requested sweeps waiting).
  * Calls: cache.c (releaseAll), central.c (sweeping).
  */
 #include "internal.h"
@@ -43,6 +44,12 @@ void ga_gc_begin(ga_heap *h)
         memset(h->arenas[h->heapArenas[i]]->pageMarks, 0, sizeof h->arenas[0]->pageMarks);
     pthread_mutex_unlock(&h->lock);
     atomic_store(&h->marking, true);
+    /* A free from another thread may have moved a span onto an unswept list after the
+     * sweep above; ga_gc_end would turn that list into a swept one with the span still
+     * unswept. From here on frees leave spans where they are (central.c), so one more
+     * pass empties the unswept lists for good. Nothing is marked yet: sweeping without
+     * marks loses nothing. */
+    ga_sweep(h, SIZE_MAX);
 }
 
 bool ga_gc_mark(ga_heap *h, const void *p)
@@ -60,9 +67,11 @@ bool ga_gc_mark(ga_heap *h, const void *p)
 void ga_gc_end(ga_heap *h)
 {
     if (!atomic_load(&h->marking)) return;
-    atomic_store(&h->marking, false);
+    /* sweepgen first, then marking: a racing free that sees marking false already sees
+     * every span unswept, so it moves nothing onto a list whose role just flipped. */
     uint32_t sg = atomic_load(&h->sweepgen) + 2;
     atomic_store(&h->sweepgen, sg);
+    atomic_store(&h->marking, false);
     for (ga_mcache *c = h->caches; c; c = c->next) c->flushGen = sg;
     atomic_fetch_add(&h->cnt.numGC, 1);
 }

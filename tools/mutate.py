@@ -14,10 +14,12 @@ Choosing mutants. Every source line of the files matching --files (default alloc
 sorted) is scanned with comments, string and character literals masked out; preprocessor
 lines (and their continuations) and everything outside function bodies (file-scope
 tables, struct definitions) are left alone. Each place an operator applies is one
-candidate site; the --seed shuffles the list of all candidates (random.Random(seed)) and
-the first --count are the mutants, numbered 1..N in that order. So every site is equally
-likely, the same seed on the same tree gives the same mutants, and --count 10 is a prefix
-of --count 100 with the same seed.
+candidate site. Each site gets a rank, sha256 of the seed and the site (file, the text of
+its line, column, mutation), and the --count sites of lowest rank are the mutants,
+numbered 1..N in rank order. So every site is equally likely, the same seed on the same
+tree gives the same mutants, --count 10 is a prefix of --count 100, and since a rank does
+not depend on line numbers or other sites, editing one function changes only the mutants
+chosen in it (others move by line number only).
 
 Operators (the name printed in the table):
     rel      <  -> <=,  <= -> <,  >  -> >=,  >= -> >,  == -> !=,  != -> ==
@@ -65,7 +67,6 @@ import glob
 import hashlib
 import json
 import os
-import random
 import re
 import shlex
 import shutil
@@ -386,9 +387,20 @@ def enumerate_candidates(root, patterns):
 
 
 def choose(cands, seed, count):
-    order = list(range(len(cands)))
-    random.Random(seed).shuffle(order)
-    return [cands[i] for i in order[:count]]
+    """The count candidates with the smallest sha256(seed, site): uniform over the sites,
+    and a site's rank depends only on the file, the text of its line, the column and the
+    mutation (plus which copy of an identical line it is), not on its line number nor on
+    the other sites, so edits elsewhere in the tree leave the other choices alone."""
+    seen = {}
+    ranked = []
+    for c in cands:
+        ident = "\0".join((str(seed), c.file, c.original.strip(), c.op, c.orig_tok, c.new_tok,
+                           str(c.col - (len(c.original) - len(c.original.lstrip())))))
+        n = seen.get(ident, 0)
+        seen[ident] = n + 1
+        ranked.append((hashlib.sha256(("%s\0%d" % (ident, n)).encode("utf-8", "surrogateescape")).digest(), c))
+    ranked.sort(key=lambda x: x[0])
+    return [c for _, c in ranked[:count]]
 
 
 def apply_mutant(text, c):
@@ -924,6 +936,10 @@ def selftest(a):
     check(k1 == k1b, "seed 1 chooses the same 100 mutants twice")
     check(k1 != k2, "seed 2 chooses other mutants")
     check([c.key() for c in choose(real, 1, 10)] == k1[:10], "--count 10 is a prefix of --count 100")
+    drop = real[0].file
+    others = [k for k in k1 if not k.startswith(drop + ":")]
+    k3 = [c.key() for c in choose([c for c in real if c.file != drop], 1, 100)]
+    check(k3[:len(others)] == others, "without %s's sites the other files' mutants stay chosen" % drop)
     out1 = subprocess.run([sys.executable, me, "--list", "--seed", "7", "--count", "20", "--root", a.root],
                           capture_output=True, text=True)
     out2 = subprocess.run([sys.executable, me, "--list", "--seed", "7", "--count", "20", "--root", a.root],

@@ -1,0 +1,126 @@
+/*
+ * test_mutants.c — checks that kill mutants of `tools/mutate.py --seed 1` which the rest
+ * of the smoke suite let survive (issue 17). Each test names the mutation it catches; each
+ * was run against the mutated source (it fails) and the original (it passes).
+ *
+ *   randomized arena base   heap.c splitmix: the base for randomize_base is a fixed function
+ *                           of the seed (SplitMix64), pinned here from its definition
+ *   broken-heap report      verify.c: GA_V_BROKEN "internal" names no span, address or slot
+ *   D10 report              verify.c: a heap arena without metadata names no slot
+ */
+#include "heap_check.h"
+#include "internal.h"
+#include "verify.h"
+#include <errno.h>
+#include <string.h>
+
+#define ARENA_BYTES ((uintptr_t)64 << 20)
+
+/* SplitMix64 (Vigna), written from its definition, not from heap.c. */
+static uint64_t ref_splitmix(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* The first hint of a randomized heap (galloc.h: randomize_base, seed): 20 bits of
+ * splitmix(seed) make a 64 MiB aligned base, its bits 38..45 the hint prefix. The first
+ * arena is reserved there, so the first object lies in that arena. Kills heap.c
+ * `return z ^ (z >> 31);` -> `z << 31` (another base for the same seed). */
+static void test_randomized_base(void)
+{
+    static const uint64_t seeds[] = { 1, 2, 0x5eed };
+    for (unsigned k = 0; k < sizeof seeds / sizeof seeds[0]; k++) {
+        uint64_t x = seeds[k];
+        uintptr_t rb = (uintptr_t)(ref_splitmix(&x) >> 44) << 26;
+        unsigned prefix = (unsigned)(rb >> 38) & 0xff;
+        uintptr_t want = ((uintptr_t)(prefix & 0xff) << 38) | (rb & ~((uintptr_t)0xff << 40) & (((uintptr_t)1 << 38) - 1));
+        ga_heap_options o = { .randomize_base = true, .seed = seeds[k] };
+        ga_heap *h = ga_heap_new(&o);
+        CHECK(h != NULL, "ga_heap_new: errno %d", errno);
+        if (!h) continue;
+        ga_cache *c = ga_cache_new(h);
+        void *p = ga_alloc(c, 64, 0, 0);
+        CHECK(p != NULL, "alloc");
+        CHECK_EQ((uintptr_t)p & ~(ARENA_BYTES - 1), want);
+        /* and the same seed gives the same address again */
+        ga_heap *h2 = ga_heap_new(&o);
+        ga_cache *c2 = h2 ? ga_cache_new(h2) : NULL;
+        void *p2 = c2 ? ga_alloc(c2, 64, 0, 0) : NULL;
+        CHECK(p2 != NULL, "second heap alloc");
+        ga_cache_destroy(c2);
+        if (h2) ga_heap_destroy(h2);
+        VERIFY(h);
+        ga_cache_destroy(c);
+        ga_heap_destroy(h);
+    }
+}
+
+/* A heap that found itself inconsistent reports GA_V_BROKEN, invariant "internal", with the
+ * message, and no span, address or slot (ga_report: 0, 0, -1 when none). Kills verify.c
+ * `fail(r, GA_V_BROKEN, "internal", 0, 0, -1, ...)` -> addr 1. */
+static void test_broken_report(void)
+{
+    ga_heap_options o = { 0 };
+    ga_heap *h = ga_heap_new(&o);
+    CHECK(h != NULL, "ga_heap_new");
+    if (!h) return;
+    ga_report r;
+    CHECK_EQ(ga_verify(h, &r), 0);
+    ga_heap_report_broken(h, "test: %s %d", "made up", 42);
+    memset(&r, 0x55, sizeof r);
+    CHECK_EQ(ga_verify(h, &r), GA_V_BROKEN);
+    CHECK_EQ(r.code, GA_V_BROKEN);
+    CHECK(strcmp(r.invariant, "internal") == 0, "invariant %s", r.invariant);
+    CHECK(strcmp(r.message, "test: made up 42") == 0, "message %s", r.message);
+    CHECK_EQ(r.span, 0);
+    CHECK_EQ(r.addr, 0);
+    CHECK_EQ(r.slot, -1);
+    ga_heap_destroy(h);
+}
+
+/* D10: every heap arena has its metadata. With one arena's index entry cleared, ga_verify
+ * reports D10 naming no span, address or slot. Kills verify.c D10's slot -1 -> -0. */
+static void test_d10_report(void)
+{
+    ga_heap_options o = { 0 };
+    ga_heap *h = ga_heap_new(&o);
+    CHECK(h != NULL, "ga_heap_new");
+    if (!h) return;
+    /* an arena with no span in use (its spans would be reported first, A10) */
+    ga_cache *c = ga_cache_new(h);
+    void *p = ga_alloc(c, 100000, 0, 0);
+    CHECK(p != NULL, "alloc");
+    CHECK_EQ(ga_free(h, p), GA_OK);
+    ga_cache_release(c);
+    ga_sweep(h, SIZE_MAX);
+    VERIFY(h);
+    CHECK(h->nheapArenas >= 1, "no heap arena after an allocation");
+    if (h->nheapArenas >= 1) {
+        uint32_t ai = h->heapArenas[h->nheapArenas - 1];
+        ga_heaparena *saved = h->arenas[ai];
+        h->arenas[ai] = NULL;
+        ga_report r;
+        memset(&r, 0x55, sizeof r);
+        int rc = ga_verify(h, &r);
+        h->arenas[ai] = saved;
+        CHECK(rc != 0, "ga_verify missed an arena without metadata");
+        CHECK(strcmp(r.invariant, "D10") == 0, "invariant %s: %s", r.invariant, r.message);
+        CHECK_EQ(r.span, 0);
+        CHECK_EQ(r.addr, 0);
+        CHECK_EQ(r.slot, -1);
+    }
+    VERIFY(h);
+    ga_cache_destroy(c);
+    ga_heap_destroy(h);
+}
+
+int main(void)
+{
+    test_randomized_base();
+    test_broken_report();
+    test_d10_report();
+    TEST_MAIN_END();
+}

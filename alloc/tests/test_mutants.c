@@ -7,10 +7,13 @@
  *                           of the seed (SplitMix64), pinned here from its definition
  *   broken-heap report      verify.c: GA_V_BROKEN "internal" names no span, address or slot
  *   D10 report              verify.c: a heap arena without metadata names no slot
+ *   policy and dense chunks scavenge.c: the policy's first pass leaves chunks with >= 496
+ *                           pages in use alone (Go's background rule), only then forces
  */
 #include "heap_check.h"
 #include "internal.h"
 #include "verify.h"
+#include "os.h"
 #include <errno.h>
 #include <string.h>
 
@@ -117,8 +120,53 @@ static void test_d10_report(void)
     ga_heap_destroy(h);
 }
 
+/* ga_scavenge_policy releases what exceeds the retained budget from sparse chunks first:
+ * a chunk with GA_SCAV_CHUNK_HI_OCC_PAGES (496) or more pages in use is passed over by the
+ * first, non-forced pass even though it is the highest. Layout (8 KiB pages, 512 a 4 MiB
+ * chunk): A fills chunk 0, B (496 pages) and D (16) fill chunk 1; freeing A and D leaves
+ * 512 + 16 free dirty pages; a 4 MiB budget asks for 16 pages back, which chunk 0 has.
+ * Kills scavenge.c `released = scavenge_locked(h, want, false);` -> `true` (D released). */
+static void test_policy_skips_dense_chunk(void)
+{
+    const size_t PG = GA_PAGE_SIZE, CHUNK = 512 * PG;
+    ga_testos *t = ga_testos_new(NULL);
+    ga_heap_options o = { .os = ga_testos_os(t), .scavenge_retain_bytes = CHUNK };
+    ga_heap *h = ga_heap_new(&o);
+    CHECK(h != NULL, "ga_heap_new");
+    if (!h) { ga_testos_free(t); return; }
+    ga_cache *c = ga_cache_new(h);
+    unsigned char *a = ga_alloc(c, CHUNK, 0, GA_NOSCAN);
+    unsigned char *b = ga_alloc(c, 496 * PG, 0, GA_NOSCAN);
+    unsigned char *d = ga_alloc(c, 16 * PG, 0, GA_NOSCAN);
+    CHECK(a && b && d, "large allocs");
+    if (!a || !b || !d) return;
+    CHECK(((uintptr_t)a & (CHUNK - 1)) == 0 && b == a + CHUNK && d == b + 496 * PG,
+          "layout: a %p b %p d %p", (void *)a, (void *)b, (void *)d);
+    memset(a, 1, CHUNK);
+    memset(d, 1, 16 * PG);
+    CHECK_EQ(ga_free(h, a), GA_OK);
+    CHECK_EQ(ga_free(h, d), GA_OK);
+    size_t rp = ga_scavenge_policy(h);
+    CHECK(rp >= 16 * PG && rp <= CHUNK, "policy released %zu bytes", rp);
+    for (size_t i = 0; i < 16; i++)
+        CHECK(ga_testos_page_state(t, d + i * PG) == GA_PAGE_READY,
+              "page %zu of the dense chunk's free run released (state %d)", i,
+              (int)ga_testos_page_state(t, d + i * PG));
+    CHECK_EQ(ga_testos_page_state(t, a + CHUNK - PG), GA_PAGE_PREPARED);   /* highest sparse pages went */
+    VERIFY(h);
+    /* forced on demand, the dense chunk goes too */
+    ga_scavenge(h, SIZE_MAX);
+    CHECK_EQ(ga_testos_page_state(t, d), GA_PAGE_PREPARED);
+    VERIFY(h);
+    CHECK_EQ(ga_free(h, b), GA_OK);
+    ga_cache_destroy(c);
+    ga_heap_destroy(h);
+    ga_testos_free(t);
+}
+
 int main(void)
 {
+    test_policy_skips_dense_chunk();
     test_randomized_base();
     test_broken_report();
     test_d10_report();

@@ -777,11 +777,11 @@ static inline void *do_calloc(size_t a, size_t b)
 {
     size_t n;
     if (GA_UNLIKELY(__builtin_mul_overflow(a, b, &n)) && !PLANT(GM_PLANT_CALLOC_OVERFLOW)) { errno = ENOMEM; return NULL; }
+    unsigned zero = PLANT(GM_PLANT_CALLOC_LARGE_NOZERO) && n > SMALL_CUTOFF ? 0 : GA_ZERO;
     ga_cache *c = T.cache;
     if (GA_LIKELY(c != NULL) && GA_LIKELY(n <= atomic_load_explicit(&G.lim_calloc, memory_order_relaxed)))
-        return ga_alloc(c, fix_small(n), 0, MFLAGS | GA_ZERO);
-    if (PLANT(GM_PLANT_CALLOC_LARGE_NOZERO) && n > SMALL_CUTOFF) return alloc_slow(n, 0, MFLAGS);
-    return alloc_slow(n, 0, MFLAGS | GA_ZERO);
+        return ga_alloc(c, fix_small(n), 0, MFLAGS | zero);
+    return alloc_slow(n, 0, MFLAGS | zero);
 }
 
 /* ---- free ------------------------------------------------------------------------------- */
@@ -926,8 +926,8 @@ GA_EXPORT void *GA_API(valloc)(size_t n)
 GA_EXPORT void *GA_API(pvalloc)(size_t n)
 {
     size_t ps = page_size();
-    if (n > SIZE_MAX - ps) { errno = ENOMEM; return NULL; }
-    n = n ? (PLANT(GM_PLANT_PVALLOC_NO_ROUND) ? n : (n + ps - 1) & ~(ps - 1)) : ps;
+    if (n > SIZE_MAX - ps && !PLANT(GM_PLANT_PVALLOC_ROUND_OVERFLOW)) { errno = ENOMEM; return NULL; }
+    n = n ? (n + ps - 1) & ~(ps - 1) : ps;
     return do_memalign(ps, n);
 }
 

@@ -50,7 +50,7 @@ enum gm_plant {
     GM_PLANT_ALIGN32_AS_MALLOC,     /* posix_memalign / aligned_alloc serve align <= 32 with malloc */
     GM_PLANT_MEMALIGN_ROUND_DOWN,   /* memalign rounds a non-power-of-two alignment down */
     GM_PLANT_VALLOC_SWAPPED,        /* valloc calls memalign(n, page) (arguments swapped) */
-    GM_PLANT_PVALLOC_NO_ROUND,      /* pvalloc does not round the size up to a page */
+    GM_PLANT_PVALLOC_ROUND_OVERFLOW,/* pvalloc rounds up to a page without the overflow check */
     GM_PLANT_USABLE_HEADER,         /* malloc_usable_size subtracts an 8-byte header above 512 B */
     GM_PLANT_ENOMEM_NO_ERRNO,       /* a request above the heap cap fails without errno = ENOMEM */
     GM_PLANT_FREE_SIZED_STRICT,     /* free_sized reports misuse unless n == usable size */

@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE 1
 #include "harness.h"
+#include "mdiff.h"   /* --malloc: the malloc-API differential's replay mode (mdiff_replay.c) */
 
 #include <dirent.h>
 #include <errno.h>
@@ -29,6 +30,8 @@ static const char *USAGE =
 "usage: galloc-replay [options] FILE|DIR...\n"
 "Replays galloc op sequences (binary, or text starting with 'galloc-ops 1'); directories\n"
 "are walked recursively (dot files and *.md are skipped).\n"
+"  --malloc               the malloc-API differential instead (also for files starting 'galloc-malloc');\n"
+"                         galloc-replay --malloc --help lists its options\n"
 "  -v, --verbose          print the op trace with step numbers\n"
 "  --addrs                include addresses in the trace\n"
 "  --check-every N        full check (ga_verify, all objects, stats) every N ops; 1 = every op (default 64)\n"
@@ -393,6 +396,7 @@ static int bench(cli *c)
 
 int main(int argc, char **argv)
 {
+    if (gm_replay_wanted(argc, argv)) return gm_replay_main(argc, argv);
     cli c;
     memset(&c, 0, sizeof c);
     gh_options_default(&c.opt);

@@ -221,6 +221,30 @@ int ga_verify_span(ga_heap *h, const void *p, ga_report *r);
 /* Prints spans, classes and page-allocator state. */
 void ga_dump(ga_heap *h, FILE *out);
 
+/* The raw bookkeeping of the span holding p, copied out for an outside model to judge
+ * (the harness predicts these from its own record of live and freed objects; nothing here
+ * is a verdict). Slot i is allocated iff i < freeindex or bit i of alloc_bits; bit k of
+ * alloc_cache says slot freeindex+k is free. Returns 0, or -1 if p is in no InUse span.
+ * Requires quiescence, like ga_verify. */
+#define GA_SPAN_RAW_WORDS 16
+typedef struct ga_span_raw {
+    uintptr_t base;
+    size_t npages, elemsize;
+    unsigned nelems, spanclass, freeindex, alloc_count;
+    uint64_t alloc_cache;
+    uint64_t alloc_bits[GA_SPAN_RAW_WORDS];
+    uint64_t freed_bits[GA_SPAN_RAW_WORDS];        /* explicit frees not yet swept */
+    uint64_t owner_freed_bits[GA_SPAN_RAW_WORDS];  /* the owning cache's frees not yet swept */
+    uint64_t tiny_bits[GA_SPAN_RAW_WORDS];         /* slots that are tiny blocks */
+    bool cached;              /* an mcache holds it */
+    bool sweep_requested;     /* an explicit free asked for a sweep */
+    bool needs_sweep;         /* unswept since the last GC cycle (sweepgen == h - 2) */
+} ga_span_raw;
+int ga_span_raw_of(ga_heap *h, const void *p, ga_span_raw *out);
+/* The base addresses of the InUse spans (up to max of them into out, in no particular
+ * order); returns how many there are. Requires quiescence. */
+size_t ga_span_bases(ga_heap *h, uintptr_t *out, size_t max);
+
 /* Misuse reporting hook: called by ga_free and friends when they detect misuse, before
  * returning the error code. Default: none (the caller handles the code). */
 typedef void (*ga_error_fn)(void *ctx, ga_status st, const void *p, const char *what);

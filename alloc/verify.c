@@ -487,6 +487,45 @@ int ga_verify_span(ga_heap *h, const void *p, ga_report *r)
     return rc;
 }
 
+int ga_span_raw_of(ga_heap *h, const void *p, ga_span_raw *out)
+{
+    memset(out, 0, sizeof *out);
+    ga_mspan *s = ga_span_of_heap(h, (uintptr_t)p);
+    if (!s) return -1;
+    out->base = s->startAddr;
+    out->npages = s->npages;
+    out->elemsize = s->elemsize;
+    out->nelems = s->nelems;
+    out->spanclass = s->spanclass;
+    out->freeindex = atomic_load_explicit(&s->freeindex, memory_order_relaxed);
+    out->alloc_count = s->allocCount;
+    out->alloc_cache = s->allocCache;
+    for (unsigned w = 0; w < s->nwords && w < GA_SPAN_RAW_WORDS; w++) {
+        out->alloc_bits[w] = atomic_load_explicit(&s->allocBits[w], memory_order_relaxed);
+        out->freed_bits[w] = atomic_load_explicit(&s->freedBits[w], memory_order_relaxed);
+        out->owner_freed_bits[w] = __atomic_load_n(&s->ownerFreedBits[w], __ATOMIC_RELAXED);
+        out->tiny_bits[w] = s->tinyBits ? __atomic_load_n(&s->tinyBits[w], __ATOMIC_RELAXED) : 0;
+    }
+    out->cached = __atomic_load_n(&s->cachedBy, __ATOMIC_RELAXED) != NULL;
+    out->sweep_requested = atomic_load(&s->sweepRequested);
+    out->needs_sweep = atomic_load(&s->sweepgen) == atomic_load(&h->sweepgen) - 2;
+    return 0;
+}
+
+size_t ga_span_bases(ga_heap *h, uintptr_t *out, size_t max)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&h->lock);
+    for (size_t k = 0; k < h->nallspans; k++) {
+        ga_mspan *s = h->allspans[k];
+        if (atomic_load(&s->state) != GA_SPAN_INUSE) continue;
+        if (n < max) out[n] = s->startAddr;
+        n++;
+    }
+    pthread_mutex_unlock(&h->lock);
+    return n;
+}
+
 void ga_dump(ga_heap *h, FILE *out)
 {
     lock_all(h);

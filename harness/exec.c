@@ -36,7 +36,7 @@ void gh_options_default(gh_options *o)
 
 static const char *const check_names[] = {
     "status", "align", "lookup", "usable", "overlap", "content", "zero", "span",
-    "verify", "stats", "diff", "os", "planted",
+    "verify", "stats", "diff", "os", "planted", "model",
 };
 const char *gh_check_name(unsigned check)
 {
@@ -142,6 +142,7 @@ static int run(const gh_seq *s, const gh_options *opt, gh_finding *f, gh_exec_st
         if (ex_found(x)) break;
         if (!ex_check_no_stray_reports(x)) break;
         if (!ex_check_os_violations(x)) break;
+        if (!ex_model_check(x)) break;
         if (opt->check_every == 1 && !ex_check_stats(x, false)) break;
         if (opt->fault && !ex_in_step_fault(opt->fault) && !x->fault_done && i >= opt->fault_step) ex_apply_after_fault(x);
         if (opt->check_every && (i + 1) % opt->check_every == 0 && op->kind != GH_VERIFY) ex_full_check(x);
@@ -172,6 +173,7 @@ static int run(const gh_seq *s, const gh_options *opt, gh_finding *f, gh_exec_st
     free(x->objs);
     free(x->iv);
     free(x->blk);
+    free(x->pend);
     return f->found ? 1 : 0;
 }
 

@@ -318,5 +318,6 @@ bool ex_full_check(ex *x)
         if (ga_verify(x->h, &r) != 0) return !report_finding(x, GH_CHK_VERIFY, NULL, &r, "ga_verify");
     }
     if (!ex_check_stats(x, false)) return false;
-    return ex_check_os_violations(x);
+    if (!ex_check_os_violations(x)) return false;
+    return ex_model_check_all(x);
 }

@@ -44,6 +44,7 @@ bool ex_free_obj(ex *x, uint64_t id, const char *what, bool local)
         return !ex_finding(x, GH_CHK_STATUS, o, NULL, "%s%s of object #%" PRIu64 " (%zu bytes%s at %p) returned %s, expected %s",
                         what, c ? " (ga_free_local)" : "", o->id, o->size, o->tiny ? ", tiny" : "", p, ex_stname(got), ex_stname(want));
     if (!ex_check_report(x, o, h0, got, p)) return false;
+    ex_model_touch(x, o->span);
     if (got == GA_ERR_TINY) return ex_check_obj_content(x, o, "after a refused free");
     ga_object_info in;
     ga_status ls = ga_lookup(x->h, p, &in);
@@ -51,6 +52,7 @@ bool ex_free_obj(ex *x, uint64_t id, const char *what, bool local)
         if (ex_finding(x, GH_CHK_LOOKUP, o, NULL, "object #%" PRIu64 " at %p still reported allocated after ga_free", o->id, p)) return false;
     ex_account_gone(x, o);
     x->st->frees++;
+    ex_model_pending(x, o->span, o->slot, o->elemsize, false, o->id);
     ex_drop_obj(x, o, true);
     return ex_verify_span_at(x, NULL, p, id);
 }
@@ -157,6 +159,7 @@ void ex_op_free_interior(ex *x, const gh_op *op)
     }
     uint64_t h0 = x->herr_calls;
     ga_status got = ga_free(x->h, (void *)q);
+    ex_model_touch(x, o->span);
     EM("expect_free_raw_off(%" PRIu64 ", %zu, %d); /* interior */", o->id, (size_t)(q - p), (int)want);
     ex_tracef(x, " +%zu -> %s", (size_t)(q - p), ex_stname(got));
     if (got != want) {

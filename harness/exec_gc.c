@@ -16,10 +16,19 @@
 static bool gc_begin(ex *x)
 {
     bool was = x->marking;
+    ex_model_touch_all(x);
     ga_gc_begin(x->h);
     EM("ga_gc_begin(h);");
     if (!ga_gc_marking(x->h)) return !ex_finding(x, GH_CHK_STATUS, NULL, NULL, "ga_gc_marking false after ga_gc_begin");
     if (was) { ex_tracef(x, " -> already marking"); return true; }
+    /* ga_gc_begin swept everything: every slot the model holds pending must be free now,
+     * every live object allocated (checked before this cycle's deaths can hide a loss) */
+    x->model_all_swept = true;
+    ex_model_touch_all(x);
+    bool ok = ex_model_check(x);
+    x->model_all_swept = false;
+    if (!ok) return false;
+    ex_model_touch_all(x);
     x->marking = true;
     x->st->gcs++;
     for (size_t i = 0; i < x->nobj; i++) { x->objs[i].in_cycle = true; x->objs[i].marked = false; }
@@ -40,6 +49,7 @@ static bool gc_mark(ex *x, obj *o, const void *p)
                            o->id, o->sut, p, ok ? "true" : "false", x->marking ? "for a live object while marking" : "while no cycle is marking");
     if (!ok) return true;
     o->marked = true;
+    ex_model_touch(x, o->span);
     if (o->tiny) { tblock *b = ex_blk_find(x, o->slot, NULL); if (b) b->marked = true; }
     return true;
 }
@@ -48,6 +58,7 @@ static bool gc_mark(ex *x, obj *o, const void *p)
  * object lives on while any object of its block was marked); black objects live. */
 static void gc_end(ex *x)
 {
+    ex_model_touch_all(x);
     if (!x->marking) {
         ga_gc_end(x->h);     /* a no-op for galloc too */
         EM("ga_gc_end(h);");
@@ -70,6 +81,7 @@ static void gc_end(ex *x)
         }
         if (!dead) { nkept++; continue; }
         EM("live_del(%" PRIu64 "); /* dead */", o->id);
+        if (!o->tiny) ex_model_pending(x, o->span, o->slot, o->elemsize, true, o->id);
         ex_account_gone(x, o);
         ex_drop_obj(x, o, true);
         ndead++;
@@ -77,6 +89,9 @@ static void gc_end(ex *x)
     size_t w = 0;
     for (size_t i = 0; i < x->nblk; i++) {
         if (x->blk[i].marked) { x->blk[i].marked = false; x->blk[w++] = x->blk[i]; continue; }
+        ga_object_info in;
+        if (ga_lookup(x->h, (void *)x->blk[i].slot, &in) != GA_ERR_NOT_OWNED)
+            ex_model_pending(x, in.span_base, x->blk[i].slot, in.elemsize, true, 0);
         x->pending_objs++;
         x->pending_bytes += GA_TINY_SIZE;
         x->live_slot_bytes -= GA_TINY_SIZE;
@@ -87,6 +102,7 @@ static void gc_end(ex *x)
 
 static size_t gc_sweep(ex *x, uint64_t n)
 {
+    ex_model_touch_all(x);
     if (n == GH_GC_SWEEP_ALL) { EM("ga_sweep(h, SIZE_MAX);"); return ga_sweep(x->h, SIZE_MAX); }
     EM("ga_sweep(h, %" PRIu64 ");", n);
     return n ? ga_sweep(x->h, (size_t)n) : 0;

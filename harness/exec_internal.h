@@ -62,6 +62,9 @@ typedef struct obj {
 } obj;
 
 typedef struct ivl { uintptr_t lo, hi; uint64_t id; } ivl;
+/* A slot galloc may keep allocated until it sweeps: freed by the harness, or dead in a GC
+ * cycle (exec_model.c). */
+typedef struct ex_pend { uintptr_t slot, span; size_t elemsize; uint8_t why; uint64_t id; } ex_pend;
 typedef struct tblock { uintptr_t slot; unsigned members; bool marked; } tblock;
 
 typedef struct ex {
@@ -105,6 +108,12 @@ typedef struct ex {
     char herr_last_what[160];
     /* GC: a cycle is marking (gc-begin, or inside the whole-cycle op) */
     bool marking;
+    /* span reference model (exec_model.c): pending slots, sorted by address, and the spans
+     * the current op touched */
+    ex_pend *pend; size_t npend, cappend;
+    uintptr_t touched[32]; size_t ntouched;
+    bool touch_all;
+    bool model_all_swept;        /* right after ga_gc_begin: nothing may be left pending */
     /* harness fault injection */
     bool fault_done;
 } ex;
@@ -130,11 +139,19 @@ obj *ex_obj_add(ex *x);
 long ex_resolve(ex *x, uint16_t o);
 obj *ex_find_id(ex *x, uint64_t id);
 uint64_t ex_iv_insert(ex *x, uintptr_t lo, uintptr_t hi, uint64_t id);
+size_t ex_iv_lower(ex *x, uintptr_t lo);
 tblock *ex_blk_find(ex *x, uintptr_t slot, size_t *pos);
 void ex_account_alloc(ex *x, obj *o);
 void ex_account_gone(ex *x, obj *o);
 void ex_drop_obj(ex *x, obj *o, bool free_ref);
 void ex_book_unseen(ex *x, void *p, bool give_back);
+
+/* ---- exec_model.c: the span reference model */
+void ex_model_pending(ex *x, uintptr_t span, uintptr_t slot, size_t elemsize, bool dead, uint64_t id);
+void ex_model_touch(ex *x, uintptr_t span);
+void ex_model_touch_all(ex *x);
+bool ex_model_check(ex *x);        /* the spans touched since the last call */
+bool ex_model_check_all(ex *x);    /* every span with a live object or a pending slot */
 
 /* ---- exec_content.c: content patterns, zero checks */
 bool ex_pat_check(const void *p, size_t n, size_t limit, uint64_t id, uint64_t gen, pat_ctx *pc);

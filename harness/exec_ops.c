@@ -61,6 +61,7 @@ void ex_op_release(ex *x)
 {
     if (!x->caches[x->cur]) return;
     ga_cache_release(x->caches[x->cur]);
+    ex_model_touch_all(x);
     EM("ga_cache_release(c[%u]);", x->cur);
 }
 
@@ -68,6 +69,7 @@ void ex_op_destroy(ex *x)
 {
     if (!x->caches[x->cur]) return;
     ga_cache_destroy(x->caches[x->cur]);
+    ex_model_touch_all(x);
     x->caches[x->cur] = NULL;
     EM("ga_cache_destroy(c[%u]); c[%u] = NULL;", x->cur, x->cur);
 }
@@ -79,6 +81,7 @@ void ex_op_scavenge(ex *x, const gh_op *op)
     memset(&b, 0, sizeof b);
     ga_read_stats(x->h, &a);
     size_t want = op->flags == 0 ? SIZE_MAX : op->flags == 2 ? (size_t)op->a : 0, got;
+    ex_model_touch_all(x);   /* the policy step sweeps */
     if (op->flags == 1) { got = ga_scavenge_policy(x->h); EM("ga_scavenge_policy(h);"); }
     else { got = ga_scavenge(x->h, want); EM("ga_scavenge(h, %zuu);", want); }
     ex_tracef(x, " -> released %zu", got);

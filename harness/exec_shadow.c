@@ -54,7 +54,7 @@ obj *ex_find_id(ex *x, uint64_t id)
 }
 
 /* ---- interval set (overlap) ---------------------------------------------------------- */
-static size_t iv_lower(ex *x, uintptr_t lo)
+size_t ex_iv_lower(ex *x, uintptr_t lo)
 {
     size_t a = 0, b = x->niv;
     while (a < b) {
@@ -67,7 +67,7 @@ static size_t iv_lower(ex *x, uintptr_t lo)
 /* Returns the id of an overlapping live object, 0 if none (and inserts). */
 uint64_t ex_iv_insert(ex *x, uintptr_t lo, uintptr_t hi, uint64_t id)
 {
-    size_t i = iv_lower(x, lo);
+    size_t i = ex_iv_lower(x, lo);
     if (i < x->niv && x->iv[i].lo < hi) return x->iv[i].id;
     if (i > 0 && x->iv[i - 1].hi > lo) return x->iv[i - 1].id;
     if (x->niv == x->capiv) {
@@ -87,7 +87,7 @@ uint64_t ex_iv_insert(ex *x, uintptr_t lo, uintptr_t hi, uint64_t id)
 
 static void iv_remove(ex *x, uintptr_t lo, uint64_t id)
 {
-    size_t i = iv_lower(x, lo);
+    size_t i = ex_iv_lower(x, lo);
     for (; i < x->niv && x->iv[i].lo == lo; i++)
         if (x->iv[i].id == id) {
             memmove(&x->iv[i], &x->iv[i + 1], (x->niv - i - 1) * sizeof *x->iv);
@@ -134,6 +134,7 @@ void ex_account_alloc(ex *x, obj *o)
 {
     x->exp_mallocs++;
     x->live_bytes += o->size;
+    ex_model_touch(x, o->span);
     if (o->tiny) {
         if (blk_add_member(x, o->slot)) {
             x->exp_total_alloc += GA_TINY_SIZE;
@@ -188,7 +189,10 @@ void ex_book_unseen(ex *x, void *p, bool give_back)
     if (in.tiny) return;     /* never produced by the faults below (size >= 16 or scan) */
     x->exp_total_alloc += in.elemsize;
     if (in.sizeclass == 0) { x->exp_large_count++; x->exp_large_bytes += in.elemsize; }
-    if (give_back) ga_free(x->h, p);
+    if (give_back) {
+        ga_free(x->h, p);
+        ex_model_pending(x, in.span_base, in.slot, in.elemsize, false, 0);
+    }
     x->pending_objs++;
     x->pending_bytes += in.elemsize;
     if (in.sizeclass == 0) x->pending_large++;

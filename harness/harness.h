@@ -137,7 +137,8 @@ enum gh_check {
     GH_CHK_DIFF    = 1u << 10,  /* differential against glibc malloc */
     GH_CHK_OS      = 1u << 11,  /* ga_testos: no illegal page transition; touched pages Ready */
     GH_CHK_PLANTED = 1u << 12,  /* the planted test condition (never on by default) */
-    GH_CHK_ALL     = 0x0fffu
+    GH_CHK_MODEL   = 1u << 13,  /* span reference model: which slots must be allocated (exec_model.c) */
+    GH_CHK_ALL     = 0x0fffu | GH_CHK_MODEL
 };
 const char *gh_check_name(unsigned check);       /* "content", "overlap", ... */
 unsigned gh_check_from_name(const char *name);   /* 0 if unknown */

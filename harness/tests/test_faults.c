@@ -59,6 +59,9 @@ int main(void)
     expect("lookup: hidden free", two, GH_FAULT_HIDDEN_FREE, 1, 0, GH_CHK_LOOKUP);
     expect("stats: hidden free", two, GH_FAULT_HIDDEN_FREE, 1, GH_CHK_LOOKUP, GH_CHK_STATS);
     expect("stats: hidden alloc", two, GH_FAULT_HIDDEN_ALLOC, 0, 0, GH_CHK_STATS);
+    /* the span reference model, with the checks that read galloc's own answers off */
+    expect("model: hidden free", two, GH_FAULT_HIDDEN_FREE, 1, GH_CHK_LOOKUP | GH_CHK_STATS | GH_CHK_SPAN | GH_CHK_VERIFY, GH_CHK_MODEL);
+    expect("model: hidden alloc", two, GH_FAULT_HIDDEN_ALLOC, 0, GH_CHK_STATS, GH_CHK_MODEL);
     expect("verify: write to free slot", "malloc 64 noscan\nmalloc 64 noscan\nverify\n", GH_FAULT_FREE_SLOT, 0, 0, GH_CHK_VERIFY);
     expect("span: write to free slot", "malloc 64 noscan\nmalloc 64 noscan\nmalloc 64 noscan\n", GH_FAULT_FREE_SLOT, 0, GH_CHK_VERIFY, GH_CHK_SPAN);
     {

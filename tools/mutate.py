@@ -38,8 +38,10 @@ Running them. The tree is copied (incrementally, without .git and build dirs) in
 and the unmutated tree's tests must pass (the baseline; --no-baseline skips it). Then for
 each mutant: the mutated file is written into the copy, `ninja -j2` rebuilds
 incrementally, and `ctest -L <label> -j2 --stop-on-failure --timeout 120 <ctest-args>`
-runs; the file is restored before the next one (and on any exit). Outcomes:
-    killed      it builds and ctest fails (a timeout counts as killed)
+runs, ended at the first failed test; the file is restored before the next one (and on any
+exit). Outcomes:
+    killed      it builds and ctest fails (a timeout counts as killed: a test's own TIMEOUT,
+                or the whole run taking over --mutant-timeout, default 3x the baseline)
     survived    it builds and every test passes
     stillborn   it does not compile (excluded from the score)
     equivalent  listed in --equivalent (default tools/mutants-equivalent.txt), not run; or
@@ -503,25 +505,44 @@ def sync_tree(root, work):
     return copied, removed
 
 
-def run_logged(cmd, log, cwd=None, timeout=None):
-    """Runs cmd in its own process group with output to log. (rc, timed_out)."""
+FIRST_FAILURE = re.compile(rb"Test\s+#\d+:.*\*\*\*(Failed|Timeout|Exception)|\*\*\*Failed|\*\*\*Timeout")
+
+
+def _killpg(p):
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    p.wait()
+
+
+def run_logged(cmd, log, cwd=None, timeout=None, stop_on_failure=False):
+    """Runs cmd in its own process group with output to log. (rc, timed_out).
+    stop_on_failure: a ctest run is ended as soon as its log reports a failed test (the
+    tests still running would only delay the verdict: ctest --stop-on-failure waits for
+    them, up to their own TIMEOUT)."""
     with open(log, "wb") as out:
         out.write(("$ " + " ".join(shlex.quote(x) for x in cmd) + "\n").encode())
         out.flush()
         p = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
                              stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.time() + timeout if timeout else None
         try:
-            return p.wait(timeout=timeout), False
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
-            return -9, True
+            while True:
+                try:
+                    return p.wait(timeout=0.5), False
+                except subprocess.TimeoutExpired:
+                    pass
+                if deadline and time.time() > deadline:
+                    _killpg(p)
+                    return -9, True
+                if stop_on_failure:
+                    with open(log, "rb") as f:
+                        if FIRST_FAILURE.search(f.read()):
+                            _killpg(p)
+                            return 8, False
         except BaseException:
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            p.wait()
+            _killpg(p)
             raise
 
 
@@ -544,6 +565,7 @@ class Runner:
         self.build = os.path.join(work, "build")
         self.logs = os.path.join(work, "logs")
         self.objects = None
+        self.mutant_timeout = args.mutant_timeout or 900
         self.pristine_digest = {}
 
     def ninja_cmd(self):
@@ -607,11 +629,15 @@ class Runner:
     def baseline(self):
         t0 = time.time()
         log = os.path.join(self.logs, "test-base.log")
-        rc, to = run_logged(self.ctest_cmd(), log, timeout=self.args.mutant_timeout)
+        rc, to = run_logged(self.ctest_cmd(), log, timeout=self.args.mutant_timeout or 1800)
         if rc != 0:
             raise EnvError("baseline: the unmutated tree fails its tests (%s), see %s"
                            % (", ".join(failed_tests(log)) or ("timeout" if to else "rc %d" % rc), log))
-        say("baseline passes in %.0f s" % (time.time() - t0))
+        took = time.time() - t0
+        if not self.args.mutant_timeout:
+            self.mutant_timeout = max(120, int(3 * took))
+        say("baseline passes in %.0f s; a mutant's test run is cut (killed, timeout) after %d s"
+            % (took, self.mutant_timeout))
 
     def run_one(self, mid, c):
         path = os.path.join(self.work, c.file)
@@ -633,7 +659,7 @@ class Runner:
                 res["reason"] = "identical object code"
             else:
                 tlog = os.path.join(self.logs, "%d.test.log" % mid)
-                rc, to = run_logged(self.ctest_cmd(), tlog, timeout=self.args.mutant_timeout)
+                rc, to = run_logged(self.ctest_cmd(), tlog, timeout=self.mutant_timeout, stop_on_failure=True)
                 res["failed_tests"] = failed_tests(tlog) + (["(timeout)"] if to else [])
                 res["result"] = "killed" if rc != 0 else "survived"
         finally:
@@ -717,7 +743,8 @@ def parse_args(argv):
     p.add_argument("--targets", nargs="*", default=[], help="ninja targets (default: all)")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--timeout", type=int, default=120, help="ctest --timeout per test")
-    p.add_argument("--mutant-timeout", type=int, default=900, help="seconds for one ctest run (killed after)")
+    p.add_argument("--mutant-timeout", type=int, default=0,
+                   help="seconds for one mutant's ctest run, then killed (timeout); default 3x the baseline, >= 120")
     p.add_argument("--json", default=None)
     p.add_argument("--min-score", type=float, default=0.0)
     p.add_argument("--equivalent", default=None,

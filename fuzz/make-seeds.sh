@@ -5,6 +5,7 @@
 #   fuzz/seeds/fuzz_text/*.txt      -> corpora/fuzz_text/seed-NAME.txt (text, as is)
 #   fuzz/seeds/fuzz_span.seeds      -> corpora/fuzz_span/seed-NAME      (hex lines -> bytes)
 #   fuzz/seeds/fuzz_pagealloc.seeds -> corpora/fuzz_pagealloc/seed-NAME
+#   fuzz/seeds/fuzz_malloc/*.txt    -> corpora/fuzz_malloc/seed-NAME   (galloc-replay --malloc --to-binary)
 # then replays every seed with the standalone drivers (each must run clean).
 # Only seed-* files are touched; inputs merged in by campaigns stay.
 # Usage: bash fuzz/make-seeds.sh [BUILD_DIR]   (default build/, built if missing)
@@ -17,13 +18,16 @@ if [ ! -x "$build/bin/galloc-replay" ] || [ ! -x "$build/bin/fuzz_span" ]; then
   build=build
 fi
 
-mkdir -p corpora/fuzz_ops corpora/fuzz_text corpora/fuzz_span corpora/fuzz_pagealloc
-rm -f corpora/fuzz_ops/seed-* corpora/fuzz_text/seed-* corpora/fuzz_span/seed-* corpora/fuzz_pagealloc/seed-*
+mkdir -p corpora/fuzz_ops corpora/fuzz_text corpora/fuzz_span corpora/fuzz_pagealloc corpora/fuzz_malloc
+rm -f corpora/fuzz_ops/seed-* corpora/fuzz_text/seed-* corpora/fuzz_span/seed-* corpora/fuzz_pagealloc/seed-* corpora/fuzz_malloc/seed-*
 
 for f in fuzz/seeds/fuzz_ops/*.txt; do
   name=$(basename "$f" .txt)
   "$build/bin/galloc-replay" --to-binary -o "corpora/fuzz_ops/seed-$name" "$f"
   cp "$f" "corpora/fuzz_text/seed-$name.txt"
+done
+for f in fuzz/seeds/fuzz_malloc/*.txt; do
+  "$build/bin/galloc-replay" --malloc --to-binary -o "corpora/fuzz_malloc/seed-$(basename "$f" .txt)" "$f"
 done
 for f in fuzz/seeds/fuzz_text/*.txt; do
   cp "$f" "corpora/fuzz_text/seed-$(basename "$f")"
@@ -49,7 +53,7 @@ hex_seeds() {  # $1 = seeds file, $2 = output dir
 hex_seeds fuzz/seeds/fuzz_span.seeds corpora/fuzz_span
 hex_seeds fuzz/seeds/fuzz_pagealloc.seeds corpora/fuzz_pagealloc
 
-for t in fuzz_ops fuzz_text fuzz_span fuzz_pagealloc; do
+for t in fuzz_ops fuzz_text fuzz_span fuzz_pagealloc fuzz_malloc; do
   "$build/bin/$t" -q corpora/$t/seed-* | tail -1
 done
-echo "make-seeds: done ($(ls corpora/fuzz_ops/seed-* corpora/fuzz_text/seed-* corpora/fuzz_span/seed-* corpora/fuzz_pagealloc/seed-* | wc -l) seed files)"
+echo "make-seeds: done ($(ls corpora/fuzz_ops/seed-* corpora/fuzz_text/seed-* corpora/fuzz_span/seed-* corpora/fuzz_pagealloc/seed-* corpora/fuzz_malloc/seed-* | wc -l) seed files)"

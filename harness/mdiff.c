@@ -548,6 +548,14 @@ int gm_generate(uint64_t seed, size_t nops, gm_seq *out)
             else if (op.kind == GM_FREE_INTERIOR) op.a = rng_below(&r, 1 << 16);
             else if (op.kind == GM_REALLOC_FREED) op.a = gen_size(&r, true);
         }
+        /* canonical: operands an op does not have are 0 */
+        switch (op.kind) {
+        case GM_MALLOC: case GM_CALLOC: case GM_POSIX_MEMALIGN: case GM_ALIGNED_ALLOC: case GM_MEMALIGN:
+        case GM_VALLOC: case GM_PVALLOC: case GM_CHECK: case GM_FREE_FOREIGN:
+            op.obj = 0; break;
+        default: break;
+        }
+        if (op.kind != GM_REALLOC && op.kind != GM_REALLOCARRAY && op.kind != GM_WRITE) op.flags = 0;
         if (gm_seq_push(out, &op) != 0) { gm_seq_free(out); return -1; }
     }
     return 0;
@@ -620,17 +628,31 @@ static bool finding(run *R, unsigned check, const char *fmt, ...)
     return false;
 }
 
-static unsigned char pat(const mobj *o, size_t i)
+/* Contents: 8-byte words (word k of object id, generation gen) = mix(id, gen, k); byte i is
+ * byte i % 8 of word i / 8. Fast to write, different at every offset and generation. */
+static uint64_t pat_word(const mobj *o, size_t k)
 {
-    return (unsigned char)(o->id * 131u + o->gen * 29u + (unsigned)i * 7u + (unsigned)(i >> 8) + 1u);
+    uint64_t x = ((uint64_t)o->id << 40 ^ (uint64_t)o->gen << 32 ^ k) * 0x9e3779b97f4a7c15ull;
+    return x ^ (x >> 29) ^ 0x0101010101010101ull;
+}
+
+static void pat_fill(const mobj *o, unsigned char *b, size_t from, size_t to)
+{
+    size_t i = from;
+    for (; i < to && i % 8; i++) b[i] = (unsigned char)(pat_word(o, i / 8) >> (8 * (i % 8)));
+    for (; i + 8 <= to; i += 8) { uint64_t w = pat_word(o, i / 8); memcpy(b + i, &w, 8); }
+    for (; i < to; i++) b[i] = (unsigned char)(pat_word(o, i / 8) >> (8 * (i % 8)));
 }
 
 static void fill(mobj *o, size_t from, size_t to, bool slack)
 {
-    for (size_t i = from; i < to; i++) o->g[i] = o->r[i] = pat(o, i);
+    if (to > from) {
+        pat_fill(o, o->g, from, to);
+        memcpy(o->r + from, o->g + from, to - from);
+    }
     if (slack) {
-        for (size_t i = to; i < o->usable; i++) o->g[i] = pat(o, i);
-        for (size_t i = to; i < o->rusable; i++) o->r[i] = pat(o, i);
+        pat_fill(o, o->g, to, o->usable);
+        pat_fill(o, o->r, to, o->rusable);
     }
 }
 
@@ -695,6 +717,20 @@ static bool ref_skip_call(run *R, int must_fail)
 
 typedef struct side { void *p; int err; } side;
 
+/* Index of the first non-zero byte of b[0, n), n if none (64 bytes at a time). */
+static size_t first_nonzero(const unsigned char *b, size_t n)
+{
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        uint64_t w[8], acc = 0;
+        memcpy(w, b + i, 64);
+        for (int k = 0; k < 8; k++) acc |= w[k];
+        if (acc) break;
+    }
+    for (; i < n; i++) if (b[i]) return i;
+    return n;
+}
+
 /* After an allocation both sides may have made: compare, check promises, adopt. */
 static void adopt(run *R, const gm_op *op, side g, side r, bool ref_called, int must_fail, size_t req, size_t align_promise,
                   size_t min_usable, bool zero, size_t align_arg)
@@ -727,8 +763,8 @@ static void adopt(run *R, const gm_op *op, side g, side r, bool ref_called, int 
     if (u < min_usable) { finding(R, GM_CHK_USABLE, "%s: usable size %zu below the %zu bytes promised (request %zu)", k, u, min_usable, req); goto undo; }
     if (zero) {
         const unsigned char *b = g.p;
-        for (size_t i = 0; i < req; i++)
-            if (b[i]) { finding(R, GM_CHK_ZERO, "%s(%zu bytes) = %p: byte %zu is 0x%02x, not 0", k, req, g.p, i, b[i]); goto undo; }
+        size_t i = first_nonzero(b, req);
+        if (i < req) { finding(R, GM_CHK_ZERO, "%s(%zu bytes) = %p: byte %zu is 0x%02x, not 0", k, req, g.p, i, b[i]); goto undo; }
     }
     if (R->nlive == GM_MAX_LIVE) goto undo;   /* cannot track it: give both back */
     mobj *o = &R->live[R->nlive++];
@@ -867,6 +903,10 @@ static void do_realloc(run *R, const gm_op *op)
     if (plan == EX_SKIP) { if (R->st) R->st->ops_skipped++; return; }
     bool call_ref = plan == EX_BOTH && !ref_skip_call(R, must_fail);
     const char *kn = gm_kind_name(op->kind);
+    char args[96];   /* the call's arguments, for messages */
+    if (op->kind == GM_REALLOC) snprintf(args, sizeof args, "#%u, %llu", o ? o->id : 0u, (unsigned long long)n);
+    else snprintf(args, sizeof args, "#%u, %llu, %llu%s", o ? o->id : 0u, (unsigned long long)op->a, (unsigned long long)op->b,
+                  overflow ? ": nmemb * size overflows" : "");
     side g = { NULL, 0 }, r = { NULL, 0 };
     errno = 0;
     R->nrep = 0;
@@ -895,9 +935,9 @@ static void do_realloc(run *R, const gm_op *op)
     }
     if (must_fail || (call_ref && !r.p) || !g.p) {
         int want = must_fail ? must_fail : r.err;
-        if (g.p) { finding(R, GM_CHK_RESULT, "%s(#%u, %llu): galloc succeeded where glibc fails with %s", kn, o->id, (unsigned long long)n, strerror(want)); return; }
-        if (call_ref && r.p) { finding(R, GM_CHK_RESULT, "%s(#%u, %llu): galloc failed (errno %d), glibc succeeded", kn, o->id, (unsigned long long)n, g.err); o->r = r.p; return; }
-        if ((must_fail || call_ref) && g.err != want) { finding(R, GM_CHK_ERRNO, "%s(#%u, %llu) failed with errno %d, glibc with %d", kn, o->id, (unsigned long long)n, g.err, want); return; }
+        if (g.p) { finding(R, GM_CHK_RESULT, "%s(%s): galloc succeeded where glibc fails with %s", kn, args, strerror(want)); return; }
+        if (call_ref && r.p) { finding(R, GM_CHK_RESULT, "%s(%s): galloc failed (errno %d), glibc succeeded", kn, args, g.err); o->r = r.p; return; }
+        if ((must_fail || call_ref) && g.err != want) { finding(R, GM_CHK_ERRNO, "%s(%s) failed with errno %d, glibc with %d", kn, args, g.err, want); return; }
         compare(R, o, o->req, "after a failed realloc (the old block must be intact)");
         return;
     }
@@ -913,7 +953,7 @@ static void do_realloc(run *R, const gm_op *op)
     o->min_usable = (size_t)n;
     if ((uintptr_t)g.p % malloc_promise(n)) { finding(R, GM_CHK_ALIGN, "%s returned %p: not aligned to %zu", kn, g.p, malloc_promise(n)); return; }
     size_t u = gm_malloc_usable_size(g.p);
-    if (u < n) { finding(R, GM_CHK_USABLE, "%s(#%u, %llu): usable size %zu below the request", kn, o->id, (unsigned long long)n, u); return; }
+    if (u < n) { finding(R, GM_CHK_USABLE, "%s(%s): usable size %zu below the request", kn, args, u); return; }
     o->usable = u;
     o->rusable = malloc_usable_size(r.p);
     if (R->o->trace) fprintf(R->o->trace, "       -> #%u galloc %p (usable %zu), glibc %p (usable %zu)\n", o->id, g.p, u, r.p, o->rusable);

@@ -101,6 +101,9 @@ static void one(mcli *c, const char *path)
     } else if (!c->quiet) {
         printf("ok   %s: %zu ops (%zu calls, %zu skipped, %zu misuse reports)\n", path, s.n, st.calls, st.ops_skipped, st.misuse_reports);
     }
+    if (c->verbose)
+        for (size_t k = 0; k < gm_legit_count() && k < 32; k++)
+            if (st.legit_used[k]) printf("  relied on %zu time(s): %s\n", st.legit_used[k], gm_legit_what(k));
     gm_seq_free(&s);
 }
 

@@ -9,13 +9,18 @@
  *   D10 report              verify.c: a heap arena without metadata names no slot
  *   policy and dense chunks scavenge.c: the policy's first pass leaves chunks with >= 496
  *                           pages in use alone (Go's background rule), only then forces
+ *   verify takes every lock verify.c lock_all: ga_verify waits for each mcentral's lock,
+ *                           class 0 included
  */
 #include "heap_check.h"
 #include "internal.h"
 #include "verify.h"
 #include "os.h"
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 #define ARENA_BYTES ((uintptr_t)64 << 20)
 
@@ -164,8 +169,55 @@ static void test_policy_skips_dense_chunk(void)
     ga_testos_free(t);
 }
 
+typedef struct verifier {
+    ga_heap *h;
+    atomic_int done;
+    int rc;
+} verifier;
+
+static void *verify_thread(void *arg)
+{
+    verifier *v = arg;
+    ga_report r;
+    v->rc = ga_verify(v->h, &r);
+    atomic_store(&v->done, 1);
+    return NULL;
+}
+
+/* ga_verify requires quiescence and takes every lock to get it: while another thread
+ * holds one mcentral's spinlock, it must wait. Kills verify.c lock_all's loop starting at
+ * class 1 (class 0's lock ignored, and then released under its holder's feet). Under the
+ * original the verifier cannot finish while the lock is held, so this cannot fail
+ * spuriously; a mutant is seen unless the verifier is slower than 50 ms. */
+static void test_verify_takes_every_lock(void)
+{
+    ga_heap_options o = { 0 };
+    ga_heap *h = ga_heap_new(&o);
+    CHECK(h != NULL, "ga_heap_new");
+    if (!h) return;
+    ga_cache *c = ga_cache_new(h);
+    CHECK(ga_alloc(c, 16, 0, 0) != NULL, "alloc");
+    static const unsigned classes[] = { 0, 1, 2, GA_NUM_SPAN_CLASSES - 1 };
+    for (unsigned k = 0; k < sizeof classes / sizeof classes[0]; k++) {
+        verifier v = { .h = h };
+        ga_spin_lock(&h->central[classes[k]].lock);
+        pthread_t t;
+        CHECK_EQ(pthread_create(&t, NULL, verify_thread, &v), 0);
+        struct timespec ts = { 0, 50 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+        CHECK(!atomic_load(&v.done), "ga_verify finished while span class %u's mcentral lock was held",
+              classes[k]);
+        ga_spin_unlock(&h->central[classes[k]].lock);
+        pthread_join(t, NULL);
+        CHECK(atomic_load(&v.done) && v.rc == 0, "verify after the lock was released: rc %d", v.rc);
+    }
+    ga_cache_destroy(c);
+    ga_heap_destroy(h);
+}
+
 int main(void)
 {
+    test_verify_takes_every_lock();
     test_policy_skips_dense_chunk();
     test_randomized_base();
     test_broken_report();

@@ -15,9 +15,9 @@ static inline ga_mcache *impl(ga_cache *c) { return (ga_mcache *)c; }
 
 ga_cache *ga_cache_new(ga_heap *h)
 {
-    pthread_mutex_lock(&h->lock);
+    GA_MUTEX_LOCK(h, &h->lock, "heap.lock");
     ga_mcache *c = ga_fixalloc_alloc(&h->cachealloc);
-    if (!c) { pthread_mutex_unlock(&h->lock); errno = ENOMEM; return NULL; }
+    if (!c) { GA_MUTEX_UNLOCK(h, &h->lock); errno = ENOMEM; return NULL; }
     c->heap = h;
     c->arenas = h->arenas;
     for (unsigned i = 0; i < GA_NUM_SPAN_CLASSES; i++) c->alloc[i] = &ga_emptymspan;
@@ -26,7 +26,7 @@ ga_cache *ga_cache_new(ga_heap *h)
     c->prev = NULL;
     if (h->caches) h->caches->prev = c;
     h->caches = c;
-    pthread_mutex_unlock(&h->lock);
+    GA_MUTEX_UNLOCK(h, &h->lock);
     return (ga_cache *)c;
 }
 
@@ -53,6 +53,7 @@ void ga_cache_release_all(ga_mcache *c)
     for (unsigned i = 0; i < GA_NUM_SPAN_CLASSES; i++) {
         ga_mspan *s = c->alloc[i];
         if (s == &ga_emptymspan) continue;
+        GA_SCHED_POINT(h, "cache.release", s);
         flush_span_stats(h, s);
         __atomic_store_n(&s->cachedBy, NULL, __ATOMIC_RELAXED);
         c->alloc[i] = &ga_emptymspan;
@@ -72,12 +73,12 @@ void ga_cache_destroy(ga_cache *cc)
     ga_mcache *c = impl(cc);
     ga_heap *h = c->heap;
     ga_cache_release_all(c);
-    pthread_mutex_lock(&h->lock);
+    GA_MUTEX_LOCK(h, &h->lock, "heap.lock");
     ga_pagecache_flush(&c->pcache, h->pages);
     if (c->prev) c->prev->next = c->next; else h->caches = c->next;
     if (c->next) c->next->prev = c->prev;
     ga_fixalloc_free(&h->cachealloc, c);
-    pthread_mutex_unlock(&h->lock);
+    GA_MUTEX_UNLOCK(h, &h->lock);
 }
 
 /* refill (spec §3.4): the current span of spc is full. Returns the new current span. */
@@ -89,6 +90,7 @@ static ga_mspan *refill(ga_mcache *c, ga_spanclass spc)
         if (s->allocCount != s->nelems)
             ga_heap_report_broken(h, "refill: span %#lx not full (allocCount %u, nelems %u)",
                                   (unsigned long)s->startAddr, s->allocCount, s->nelems);
+        GA_SCHED_POINT(h, "cache.refill", s);
         flush_span_stats(h, s);
         if ((s->ownerFrees || atomic_load(&s->sweepRequested)) && !atomic_load(&h->marking)) {
             /* Frees arrived while we held it: reclaim them in place and keep going (never
@@ -110,6 +112,7 @@ static ga_mspan *refill(ga_mcache *c, ga_spanclass spc)
         s = ga_heap_alloc_span(h, c, ga_class_to_npages[cls], spc, 1);
         if (!s) return NULL;
     }
+    GA_SCHED_POINT(h, "cache.sweepgen", s);
     atomic_store(&s->sweepgen, atomic_load(&h->sweepgen) + 3);
     s->allocCountBeforeCache = s->allocCount;
     __atomic_store_n(&s->cachedBy, c, __ATOMIC_RELAXED);
@@ -207,9 +210,9 @@ static void *alloc_large(ga_mcache *c, size_t size, size_t align, bool noscan, b
     atomic_fetch_add(&h->cnt.largeAllocCount, 1);
     if (atomic_load_explicit(&h->marking, memory_order_relaxed)) ga_mark_slot(h, s, 0);
     ga_mcentral *ce = &h->central[spc];
-    ga_spin_lock(&ce->lock);
+    GA_SPIN_LOCK(h, &ce->lock, "central.lock");
     ga_list_insert(ga_full_swept(ce, atomic_load(&h->sweepgen)), s);
-    ga_spin_unlock(&ce->lock);
+    GA_SPIN_UNLOCK(h, &ce->lock);
     GA_OPEN(h, (void *)s->startAddr, s->elemsize);
     if ((zero || !noscan) && s->needzero) memset((void *)s->startAddr, 0, size);
     GA_VG_NOACCESS((void *)s->startAddr, s->elemsize);

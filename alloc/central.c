@@ -67,6 +67,7 @@ bool ga_central_place_swept(ga_heap *h, ga_mcentral *c, ga_mspan *s, bool preser
 {
     uint32_t sg = atomic_load(&h->sweepgen);
     if (preserve) return false;
+    GA_SCHED_POINT(h, "central.place", s);
     if (s->allocCount == 0) {
         ga_heap_free_span(h, s);
         return true;
@@ -97,6 +98,7 @@ static bool sweep_span(ga_heap *h, ga_mcentral *c, ga_mspan *s, bool use_marks, 
             atomic_fetch_add(&h->cnt.largeFree, s->elemsize);
         }
     }
+    GA_SCHED_POINT(h, "sweep.sweepgen", s);
     atomic_store(&s->sweepgen, atomic_load(&h->sweepgen));
     return ga_central_place_swept(h, c, s, preserve);
 }
@@ -108,13 +110,14 @@ static bool take_and_sweep(ga_heap *h, ga_mcentral *c, ga_mspan *s, bool preserv
     bool use_marks = atomic_load(&s->sweepgen) == sg - 2;
     ga_list_remove(s);
     atomic_store(&s->sweepgen, sg - 1);
+    GA_SCHED_POINT(h, "central.take", s);
     return sweep_span(h, c, s, use_marks, preserve);
 }
 
 /* cacheSpan (spec §4.3): a span with at least one free slot for an mcache. */
 ga_mspan *ga_central_cache_span(ga_heap *h, ga_mcentral *c)
 {
-    ga_spin_lock(&c->lock);
+    GA_SPIN_LOCK(h, &c->lock, "central.lock");
     uint32_t sg = atomic_load(&h->sweepgen);
     ga_mspan *s = ga_list_pop(ga_partial_swept(c, sg));
     int budget = 100;
@@ -126,8 +129,9 @@ ga_mspan *ga_central_cache_span(ga_heap *h, ga_mcentral *c)
         if (u->allocCount < u->nelems) s = u;
         else ga_list_insert(ga_full_swept(c, sg), u);
     }
-    ga_spin_unlock(&c->lock);
+    GA_SPIN_UNLOCK(h, &c->lock);
     if (!s) return NULL;   /* caller grows */
+    GA_SCHED_POINT(h, "central.cacheSpan", s);
     /* havespan: rebuild allocCache at freeindex */
     uint32_t fi = atomic_load_explicit(&s->freeindex, memory_order_relaxed);
     if (s->allocCount >= s->nelems || fi >= s->nelems)
@@ -142,7 +146,8 @@ ga_mspan *ga_central_cache_span(ga_heap *h, ga_mcentral *c)
  * cached is swept right now, so empty spans go back to the heap at once. */
 void ga_central_uncache_span(ga_heap *h, ga_mcentral *c, ga_mspan *s)
 {
-    ga_spin_lock(&c->lock);
+    GA_SPIN_LOCK(h, &c->lock, "central.lock");
+    GA_SCHED_POINT(h, "central.uncacheSpan", s);
     uint32_t sg = atomic_load(&h->sweepgen);
     uint32_t ssg = atomic_load(&s->sweepgen);
     if (ssg == sg + 1) {                /* cached before the cycle began: stale */
@@ -162,7 +167,7 @@ void ga_central_uncache_span(ga_heap *h, ga_mcentral *c, ga_mspan *s)
         atomic_store(&s->sweepgen, sg);
         ga_central_place_swept(h, c, s, false);
     }
-    ga_spin_unlock(&c->lock);
+    GA_SPIN_UNLOCK(h, &c->lock);
 }
 
 /* An explicit free set a bit in s->freedBits and was first to raise sweepRequested.
@@ -173,15 +178,16 @@ void ga_central_uncache_span(ga_heap *h, ga_mcentral *c, ga_mspan *s)
 void ga_central_request_sweep(ga_heap *h, ga_mspan *s, uintptr_t base, ga_spanclass spc)
 {
     ga_mcentral *c = &h->central[spc];
-    ga_spin_lock(&c->lock);
+    GA_SPIN_LOCK(h, &c->lock, "central.lock");
     /* Freeing a span of this class takes this lock, so from here s cannot die under us.
      * If it died before (a sweep consumed our bit, found the span empty and gave it back),
      * its struct may already describe another span: then there is nothing to ask. */
     if (atomic_load(&s->state) != GA_SPAN_INUSE || s->startAddr != base || s->spanclass != spc ||
         atomic_exchange(&s->sweepRequested, 1)) {
-        ga_spin_unlock(&c->lock);
+        GA_SPIN_UNLOCK(h, &c->lock);
         return;
     }
+    GA_SCHED_POINT(h, "free.request", s);
     uint32_t sg = atomic_load(&h->sweepgen);
     if (s->plant == GA_PLANT_CROSS_CACHE_FREE && s->cachedBy) atomic_store(&s->sweepRequested, 0);
     if (!atomic_load(&h->marking) && atomic_load(&s->state) == GA_SPAN_INUSE &&
@@ -190,18 +196,19 @@ void ga_central_request_sweep(ga_heap *h, ga_mspan *s, uintptr_t base, ga_spancl
         if (ga_spanclass_sizeclass(s->spanclass) == 0) {
             take_and_sweep(h, c, s, false);
         } else {
+            GA_SCHED_POINT(h, "central.move", s);
             ga_list_remove(s);
             ga_list_insert(ga_partial_unswept(c, sg), s);
         }
     }
-    ga_spin_unlock(&c->lock);
+    GA_SPIN_UNLOCK(h, &c->lock);
 }
 
 /* sweepone for one class: sweep up to max unswept spans, full ones first. */
 size_t ga_central_sweep_some(ga_heap *h, ga_mcentral *c, size_t max)
 {
     size_t n = 0;
-    ga_spin_lock(&c->lock);
+    GA_SPIN_LOCK(h, &c->lock, "central.lock");
     uint32_t sg = atomic_load(&h->sweepgen);
     while (n < max) {
         ga_mspan *s = ga_full_unswept(c, sg)->first;
@@ -210,6 +217,6 @@ size_t ga_central_sweep_some(ga_heap *h, ga_mcentral *c, size_t max)
         take_and_sweep(h, c, s, false);
         n++;
     }
-    ga_spin_unlock(&c->lock);
+    GA_SPIN_UNLOCK(h, &c->lock);
     return n;
 }

@@ -49,6 +49,7 @@ static ga_status free_slow(ga_heap *h, void *p);
 static inline void request_sweep_once(ga_heap *h, ga_mspan *s, uintptr_t base, ga_spanclass spc, void *p)
 {
     if (__builtin_expect(h->opt.free_published_hook != NULL, 0)) h->opt.free_published_hook(h->opt.hook_ctx, p);
+    GA_SCHED_POINT(h, "free.published", s);
     if (!atomic_load_explicit(&s->sweepRequested, memory_order_relaxed))
         ga_central_request_sweep(h, s, base, spc);
 }
@@ -78,6 +79,7 @@ ga_status ga_free(ga_heap *h, void *p)
             GA_ON_FREE(h, p, s->elemsize);
             uintptr_t base_of_s = s->startAddr;   /* s's identity, read while our object pins it */
             ga_spanclass spc_of_s = s->spanclass;
+            GA_SCHED_POINT(h, "free.publish", s);
             if (__builtin_expect(!(atomic_fetch_or(&s->freedBits[i >> 6], bit) & bit), 1)) {
                 request_sweep_once(h, s, base_of_s, spc_of_s, p);
                 return GA_OK;
@@ -128,6 +130,7 @@ __attribute__((noinline)) static ga_status free_slow(ga_heap *h, void *p)
     }
     uintptr_t base_of_s = s->startAddr;   /* s's identity, read while our object pins it */
     ga_spanclass spc_of_s = s->spanclass;
+    GA_SCHED_POINT(h, "free.publish", s);
     uint64_t old = atomic_fetch_or(&s->freedBits[i >> 6], bit);
     if (old & bit)
         return misuse(h, GA_ERR_DOUBLE_FREE, p, "double free (a free of this object is pending)");

@@ -89,6 +89,7 @@ typedef enum ga_plant {
     GA_PLANT_NO_NEEDZERO,          /* reused spans claim needzero == 0 */
     GA_PLANT_LOST_SWEEP_REQUEST,   /* sweeping clears sweepRequested after consuming frees (a race) */
     GA_PLANT_CROSS_CACHE_FREE,     /* a free into a span cached by a cache drops its sweep request */
+    GA_PLANT_GC_END_ORDER,         /* ga_gc_end clears marking before it bumps sweepgen (a race with frees) */
     GA_PLANT_COUNT
 } ga_plant;
 const char *ga_plant_name(int plant);

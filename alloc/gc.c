@@ -37,13 +37,16 @@ size_t ga_sweep(ga_heap *h, size_t max_spans)
 void ga_gc_begin(ga_heap *h)
 {
     if (atomic_load(&h->marking)) return;
+    GA_SCHED_POINT(h, "gc.begin", h);
     for (ga_mcache *c = h->caches; c; c = c->next) ga_cache_release_all(c);
     ga_sweep(h, SIZE_MAX);                       /* finishsweep_m */
-    pthread_mutex_lock(&h->lock);
+    GA_MUTEX_LOCK(h, &h->lock, "heap.lock");
     for (size_t i = 0; i < h->nheapArenas; i++)
         memset(h->arenas[h->heapArenas[i]]->pageMarks, 0, sizeof h->arenas[0]->pageMarks);
-    pthread_mutex_unlock(&h->lock);
+    GA_MUTEX_UNLOCK(h, &h->lock);
+    GA_SCHED_POINT(h, "gc.begin.marking", h);
     atomic_store(&h->marking, true);
+    GA_SCHED_POINT(h, "gc.begin.sweep", h);
     /* A free from another thread may have moved a span onto an unswept list after the
      * sweep above; ga_gc_end would turn that list into a swept one with the span still
      * unswept. From here on frees leave spans where they are (central.c), so one more
@@ -69,8 +72,17 @@ void ga_gc_end(ga_heap *h)
     if (!atomic_load(&h->marking)) return;
     /* sweepgen first, then marking: a racing free that sees marking false already sees
      * every span unswept, so it moves nothing onto a list whose role just flipped. */
+    GA_SCHED_POINT(h, "gc.end", h);
     uint32_t sg = atomic_load(&h->sweepgen) + 2;
+    if (__builtin_expect(h->opt.plant == GA_PLANT_GC_END_ORDER, 0)) {
+        /* planted (issue 15): marking first re-opens the race the order above closes: a
+         * free that sees marking false and the old sweepgen moves its span to an unswept
+         * list that the bump then turns into a swept one (verify C2) */
+        atomic_store(&h->marking, false);
+        GA_SCHED_POINT(h, "gc.end.marking", h);
+    }
     atomic_store(&h->sweepgen, sg);
+    GA_SCHED_POINT(h, "gc.end.sweepgen", h);
     atomic_store(&h->marking, false);
     for (ga_mcache *c = h->caches; c; c = c->next) c->flushGen = sg;
     atomic_fetch_add(&h->cnt.numGC, 1);

@@ -323,7 +323,7 @@ ga_mspan *ga_heap_alloc_span(ga_heap *h, ga_mcache *c, size_t npages, ga_spancla
     if (align_pages == 0) align_pages = 1;
     size_t need = npages + align_pages - 1;
     if (npages == 0 || need < npages || need > ((size_t)1 << 35)) { errno = ENOMEM; return NULL; }
-    pthread_mutex_lock(&h->lock);
+    GA_MUTEX_LOCK(h, &h->lock, "heap.lock");
     uintptr_t base = 0;
     size_t scav = 0;
     if (c && npages < GA_PAGE_CACHE_PAGES / 4 && align_pages == 1) {
@@ -336,9 +336,9 @@ ga_mspan *ga_heap_alloc_span(ga_heap *h, ga_mcache *c, size_t npages, ga_spancla
             /* Reclaim before growing (as Go's mheap.reclaim): spans waiting to be swept
              * may be empty and give pages back. Sweeping takes central locks, which
              * come before the heap lock. */
-            pthread_mutex_unlock(&h->lock);
+            GA_MUTEX_UNLOCK(h, &h->lock);
             ga_sweep(h, SIZE_MAX);
-            pthread_mutex_lock(&h->lock);
+            GA_MUTEX_LOCK(h, &h->lock, "heap.lock");
             /* Retry even if this thread swept nothing: while the lock was dropped another
              * thread may have swept the same spans (or freed a large object) and returned
              * the pages. Growing instead made the heap grow without bound under two
@@ -346,11 +346,11 @@ ga_mspan *ga_heap_alloc_span(ga_heap *h, ga_mcache *c, size_t npages, ga_spancla
             base = pa_alloc(h->pages, need, &scav);
         }
         if (!base) {
-            if (!heap_grow(h, need)) { pthread_mutex_unlock(&h->lock); errno = ENOMEM; return NULL; }
+            if (!heap_grow(h, need)) { GA_MUTEX_UNLOCK(h, &h->lock); errno = ENOMEM; return NULL; }
             base = pa_alloc(h->pages, need, &scav);
             if (!base) {
                 ga_heap_report_broken(h, "page allocator failed %zu pages right after growing", need);
-                pthread_mutex_unlock(&h->lock);
+                GA_MUTEX_UNLOCK(h, &h->lock);
                 errno = ENOMEM;
                 return NULL;
             }
@@ -372,7 +372,7 @@ ga_mspan *ga_heap_alloc_span(ga_heap *h, ga_mcache *c, size_t npages, ga_spancla
         pa_free_scavenged(h->pages, base, need);
         h->heapReleased = h->heapReleased - scav + runbytes;
         h->heapFree = h->heapFree + scav - runbytes;
-        pthread_mutex_unlock(&h->lock);
+        GA_MUTEX_UNLOCK(h, &h->lock);
         errno = ENOMEM;
         return NULL;
     }
@@ -392,21 +392,21 @@ ga_mspan *ga_heap_alloc_span(ga_heap *h, ga_mcache *c, size_t npages, ga_spancla
         pa_free(h->pages, base, npages);
         h->heapFree += scav;      /* those pages lost their scavenged bit */
         h->heapReleased -= scav;
-        pthread_mutex_unlock(&h->lock);
+        GA_MUTEX_UNLOCK(h, &h->lock);
         errno = ENOMEM;
         return NULL;
     }
     h->heapReleased -= scav;
     h->heapFree -= nbytes - scav;
     h->heapInUse += nbytes;
-    pthread_mutex_unlock(&h->lock);
+    GA_MUTEX_UNLOCK(h, &h->lock);
     return s;
 }
 
 /* freeSpan (spec §5.7): pages back to the page allocator; spans[] stays stale. */
 void ga_heap_free_span(ga_heap *h, ga_mspan *s)
 {
-    pthread_mutex_lock(&h->lock);
+    GA_MUTEX_LOCK(h, &h->lock, "heap.lock");
     uint32_t sg = atomic_load(&h->sweepgen);
     if (atomic_load(&s->state) != GA_SPAN_INUSE || s->allocCount != 0 || atomic_load(&s->sweepgen) != sg)
         ga_heap_report_broken(h, "freeSpan of span %#lx in state %d, allocCount %u, sweepgen %u (h=%u)",
@@ -430,7 +430,7 @@ void ga_heap_free_span(ga_heap *h, ga_mspan *s)
     s->tinyBits = NULL;
     s->ownerFreedBits = NULL;
     ga_fixalloc_free(&h->spanalloc, s);
-    pthread_mutex_unlock(&h->lock);
+    GA_MUTEX_UNLOCK(h, &h->lock);
 }
 
 /* ---- heap instances ---- */
@@ -533,7 +533,7 @@ bool ga_gc_marking(ga_heap *h) { return atomic_load(&h->marking); }
 const char *ga_plant_name(int plant)
 {
     static const char *names[GA_PLANT_COUNT] = { "none", "refill-off-by-one", "summary-merge", "no-needzero",
-                                                 "lost-sweep-request", "cross-cache-free" };
+                                                 "lost-sweep-request", "cross-cache-free", "gc-end-order" };
     return plant >= 0 && plant < GA_PLANT_COUNT ? names[plant] : "unknown";
 }
 

@@ -36,6 +36,7 @@
 #include "sizeclass.h"
 #include "pagealloc.h"
 #include "sanitize.h"
+#include "schedpoint.h"
 
 #define GA_ARENA_SHIFT      26
 #define GA_ARENA_BYTES      ((uintptr_t)1 << GA_ARENA_SHIFT)          /* 64 MiB */
@@ -230,6 +231,10 @@ struct ga_heap {
     /* first internal inconsistency seen by sweeping (zombie etc.), for ga_verify */
     _Atomic int brokenCode;
     char broken[256];
+#ifdef GALLOC_SCHED
+    ga_sched_fn sched_fn;             /* controlled scheduler's hook (alloc/schedpoint.h), NULL: none */
+    void *sched_ctx;
+#endif
 };
 
 typedef ga_mcache ga_cache_impl;

@@ -14,6 +14,7 @@
 
 static size_t scavenge_locked(ga_heap *h, size_t nbytes, bool force)
 {
+    GA_SCHED_POINT(h, "scavenge", h->pages);
     size_t released = pa_scavenge(h->pages, nbytes, force);
     h->heapReleased += released;
     h->heapFree -= released;
@@ -22,9 +23,9 @@ static size_t scavenge_locked(ga_heap *h, size_t nbytes, bool force)
 
 size_t ga_scavenge(ga_heap *h, size_t nbytes)
 {
-    pthread_mutex_lock(&h->lock);
+    GA_MUTEX_LOCK(h, &h->lock, "scavenge.lock");
     size_t released = scavenge_locked(h, nbytes, true);
-    pthread_mutex_unlock(&h->lock);
+    GA_MUTEX_UNLOCK(h, &h->lock);
     return released;
 }
 
@@ -33,13 +34,13 @@ size_t ga_scavenge_policy(ga_heap *h)
     size_t retain = h->opt.scavenge_retain_bytes ? h->opt.scavenge_retain_bytes : GA_DEFAULT_RETAIN;
     if (retain == SIZE_MAX) return 0;
     if (!atomic_load(&h->marking)) ga_sweep(h, SIZE_MAX);
-    pthread_mutex_lock(&h->lock);
+    GA_MUTEX_LOCK(h, &h->lock, "scavenge.lock");
     size_t released = 0;
     if (h->heapFree > retain) {
         size_t want = h->heapFree - retain;
         released = scavenge_locked(h, want, false);
         if (released < want) released += scavenge_locked(h, want - released, true);
     }
-    pthread_mutex_unlock(&h->lock);
+    GA_MUTEX_UNLOCK(h, &h->lock);
     return released;
 }

@@ -163,6 +163,7 @@ unsigned ga_span_sweep_bits(ga_heap *h, ga_mspan *s, bool use_marks)
         nalloc += (unsigned)__builtin_popcountll(live);
         before += (unsigned)__builtin_popcountll(allocated);
     }
+    GA_SCHED_POINT(h, "sweep.bits", s);
     if (late_clear) atomic_store(&s->sweepRequested, 0);
     /* Publish the new allocBits before freeindex drops to 0: a concurrent validator
      * that reads freeindex == 0 (acquire) must see every live slot's bit set. */

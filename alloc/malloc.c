@@ -54,8 +54,8 @@
  * Test build (-DGA_MALLOC_PREFIX=gm_, library galloc_malloc_test, malloc_test.h): every
  * entry point is named gm_<name> so that it lives beside glibc's; misuse goes to
  * gm_misuse_hook when one is set (the call then returns) instead of aborting; gm_plant
- * switches on planted API bugs; no constructor, no __libc_* aliases, a fixed heap base and
- * inline scavenging (no thread). Without the macro GA_API(x) is x and PLANT(k) is 0, so
+ * switches on planted API bugs; no constructor, no __libc_* aliases, a fixed heap base,
+ * inline scavenging (no thread) and gm_reset (a fresh heap for the next call). Without the macro GA_API(x) is x and PLANT(k) is 0, so
  * libgalloc.so / libgalloc.a contain none of it.
  */
 #include "galloc.h"
@@ -531,6 +531,9 @@ static GA_NOINLINE ga_heap *heap_init(void)
     }
     /* Without a key (all taken) thread caches still work; they are just not given back
      * at thread exit. */
+#ifdef GA_MALLOC_PREFIX
+    if (!S.have_key)   /* gm_reset: one key for every heap of the process */
+#endif
     S.have_key = pthread_key_create(&S.key, thread_cache_dtor) == 0;
     atomic_store(&S.scav, S.mode);
     atomic_store(&N.noted, S.mode == SCAV_OFF ? 1 : 0);
@@ -552,6 +555,29 @@ static inline ga_heap *heap_get(void)
 }
 
 GA_EXPORT ga_heap *GA_API(ga_malloc_heap)(void) { return heap_get(); }
+
+#ifdef GA_MALLOC_PREFIX
+/* Test build: destroy the process heap with every object in it; the next call creates a
+ * fresh one at the same base (aslr is off), so each test input starts from the same state.
+ * Only with no other thread using the API. */
+GA_EXPORT void GA_API(reset)(void)
+{
+    ga_heap *h = atomic_load(&G.heap);
+    if (!h) return;
+    if (T.cache) ga_cache_destroy(T.cache);
+    if (S.have_key) pthread_setspecific(S.key, NULL);
+    T.cache = NULL;
+    T.state = T_NONE;
+    T.large = 0;
+    T.nfree = 0;
+    if (S.fallback) ga_cache_destroy(S.fallback);
+    S.fallback = NULL;
+    atomic_store(&G.lim_malloc, 0);
+    atomic_store(&G.lim_calloc, 0);
+    atomic_store(&G.heap, NULL);
+    ga_heap_destroy(h);   /* releases every reservation: os_release empties regions[] */
+}
+#endif
 
 /* ---- thread caches -------------------------------------------------------------------- */
 
@@ -791,7 +817,7 @@ static inline void *do_calloc(size_t a, size_t b)
 static GA_NOINLINE void free_slow(void *p, const char *op)
 {
     ga_heap *h = atomic_load_explicit(&G.heap, memory_order_acquire);
-    if (!h) { T.err_what = "no allocation was ever made"; misuse(GA_ERR_NOT_OWNED, p, op); }
+    if (!h) { T.err_what = "no allocation was ever made"; misuse(GA_ERR_NOT_OWNED, p, op); return; }
     int saved = errno;
     bool verify = atomic_load_explicit(&G.slow_free, memory_order_relaxed);
     if (verify) pthread_mutex_lock(&dbg_lock);

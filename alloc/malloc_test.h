@@ -31,6 +31,9 @@ size_t gm_malloc_usable_size(void *p);
 void gm_free_sized(void *p, size_t n);
 void gm_free_aligned_sized(void *p, size_t align, size_t n);
 int gm_malloc_trim(size_t pad);
+/* Destroys the test heap and every object in it; the next call starts a fresh heap at the
+ * same base (each differential run starts from the same state). Single-threaded use only. */
+void gm_reset(void);
 
 /* Misuse (double free, foreign or interior pointer, realloc of a freed block): libgalloc
  * writes one line and aborts. In the test build, when this hook is set, the line goes to it

@@ -5,9 +5,9 @@
  * Input: any byte string, decoded by gm_decode (binary form, harness/MDIFF.md: every byte
  * string is a valid sequence); inputs starting "galloc-malloc 1" are parsed as text (a
  * text input that does not parse is ignored). Each op goes through libgalloc's API (the
- * test build of alloc/malloc.c: gm_malloc, gm_free, ...; the process-wide test heap) and
- * glibc's, and the two sides are compared after every op; every object is given back at
- * the end of the input. A finding aborts with one line:
+ * test build of alloc/malloc.c: gm_malloc, gm_free, ...; a fresh test heap per input,
+ * gm_reset) and glibc's, and the two sides are compared after every op; every object is
+ * given back at the end of the input. A finding aborts with one line:
  *     GALLOC-FINDING target=fuzz_malloc sig=malloc/<check> plant=...: step N (op): message
  * Reproduce with `galloc-replay --malloc [--plant NAME] -v FILE`.
  * Environment: GALLOC_MALLOC_PLANT=name (a planted API bug, alloc/malloc_test.h),

@@ -1096,6 +1096,7 @@ int gm_execute(const gm_seq *s, const gm_options *o, gm_finding *f, gm_stats *st
     R->st = st;
     long ps = sysconf(_SC_PAGESIZE);
     R->page = ps > 0 ? (size_t)ps : 4096;
+    gm_reset();   /* a fresh heap at the same base: every run starts from the same state */
     cur_run = R;
     gm_misuse_hook = on_report;
     gm_plant = o->plant;
@@ -1134,7 +1135,7 @@ int gm_execute(const gm_seq *s, const gm_options *o, gm_finding *f, gm_stats *st
         R->op = &end;
         do_check_all(R, "at the end");
     }
-    /* give everything back, finding or not (the heap is process-wide) */
+    /* give everything back, finding or not (the glibc twins would leak; galloc's frees are exercised) */
     for (size_t i = 0; i < R->nlive; i++) {
         gm_free(R->live[i].g);
         free(R->live[i].r);

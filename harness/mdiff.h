@@ -123,7 +123,7 @@ typedef struct gm_stats {
     size_t legit_used[32];   /* per row of the table: how often a check relied on it */
 } gm_stats;
 
-/* Runs on the process-wide test heap (gm_*); every object is freed at the end. Returns 0
+/* Runs on a fresh test heap (gm_reset, then gm_*); every object is freed at the end. Returns 0
  * clean, 1 finding (in *f). st may be NULL. */
 int gm_execute(const gm_seq *s, const gm_options *o, gm_finding *f, gm_stats *st);
 

@@ -9,7 +9,7 @@
  *                       named for it, by the seed corpus (fuzz/seeds/fuzz_malloc) or, failing
  *                       that, a fixed set of generated sequences; the clean build finds
  *                       nothing; every check is the catcher of at least one plant. Each plant
- *                       runs in its own child process (the test heap is process-wide).
+ *                       runs in its own child process (a crash in one cannot hide the others).
  *                       Prints the table: plant, check, input, step.
  *
  * Exit 0 pass, 1 fail, 2 usage. Calls: mdiff.h, harness.h (gh_read_file).

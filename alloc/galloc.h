@@ -219,13 +219,18 @@ typedef struct ga_report {
 int ga_verify(ga_heap *h, ga_report *r);
 /* Cheaper: only the span containing p (span-level invariants A1..A13, list membership). */
 int ga_verify_span(ga_heap *h, const void *p, ga_report *r);
+/* The same with flags: GA_VERIFY_NO_ZERO_SCAN skips A12 (free slots of a span that needs
+ * no zeroing read as zero), the one check whose cost grows with the span's free bytes. */
+#define GA_VERIFY_NO_ZERO_SCAN 1u
+int ga_verify_span_ex(ga_heap *h, const void *p, unsigned flags, ga_report *r);
 /* Prints spans, classes and page-allocator state. */
 void ga_dump(ga_heap *h, FILE *out);
 
 /* The raw bookkeeping of the span holding p, copied out for an outside model to judge
  * (the harness predicts these from its own record of live and freed objects; nothing here
  * is a verdict). Slot i is allocated iff i < freeindex or bit i of alloc_bits; bit k of
- * alloc_cache says slot freeindex+k is free. Returns 0, or -1 if p is in no InUse span.
+ * alloc_cache says slot freeindex+k is free. Only the first ceil(nelems/64) words of the
+ * bitmaps are filled. Returns 0, or -1 if p is in no InUse span (*out zeroed).
  * Requires quiescence, like ga_verify. */
 #define GA_SPAN_RAW_WORDS 16
 typedef struct ga_span_raw {

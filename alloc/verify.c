@@ -100,7 +100,7 @@ static unsigned next_bit(_Atomic uint64_t *bits, unsigned i, unsigned n, bool se
     return n;
 }
 
-static int check_span(ga_heap *h, ga_mspan *s, ga_report *r)
+static int check_span(ga_heap *h, ga_mspan *s, bool zero_scan, ga_report *r)
 {
     uint32_t hsg = atomic_load(&h->sweepgen);
     uintptr_t base = s->startAddr;
@@ -224,7 +224,7 @@ static int check_span(ga_heap *h, ga_mspan *s, ga_report *r)
             return fail(r, GA_V_SPAN, "A11", base, (uintptr_t)ga_span_trailer(s), -1, SPANF ": trailer class byte %u",
                         SPANA(s), ga_span_trailer(s)[GA_GT_INLINE_MARK_BYTES - 1]);
     }
-    if (!s->needzero && cls) {
+    if (zero_scan && !s->needzero && cls) {
         /* Runs of adjacent free slots are scanned as one range (small classes have
          * hundreds of slots; one call per slot cost more than the reads). */
         for (unsigned i = next_bit(s->allocBits, fi, s->nelems, false); i < s->nelems;) {
@@ -364,7 +364,7 @@ static int verify_locked(ga_heap *h, ga_report *r)
         if (s->cachedBy) cached++;
         if (s->spanclass >> 1) live[s->spanclass >> 1] += s->allocCount;
         else large_live++;
-        if ((rc = check_span(h, s, r))) return rc;
+        if ((rc = check_span(h, s, true, r))) return rc;
     }
     /* caches */
     size_t ncaches = 0, pc_pages = 0, pc_scav = 0, pc_free_dirty = 0;
@@ -473,7 +473,9 @@ int ga_verify(ga_heap *h, ga_report *r)
     return rc;
 }
 
-int ga_verify_span(ga_heap *h, const void *p, ga_report *r)
+int ga_verify_span(ga_heap *h, const void *p, ga_report *r) { return ga_verify_span_ex(h, p, 0, r); }
+
+int ga_verify_span_ex(ga_heap *h, const void *p, unsigned flags, ga_report *r)
 {
     if (r) { memset(r, 0, sizeof *r); r->slot = -1; }
     ga_mspan *s = ga_span_of_heap(h, (uintptr_t)p);
@@ -481,7 +483,7 @@ int ga_verify_span(ga_heap *h, const void *p, ga_report *r)
     ga_mcentral *c = &h->central[s->spanclass];
     ga_spin_lock(&c->lock);
     pthread_mutex_lock(&h->lock);
-    int rc = atomic_load(&h->brokenCode) ? fail(r, GA_V_BROKEN, "internal", 0, 0, -1, "%s", h->broken) : check_span(h, s, r);
+    int rc = atomic_load(&h->brokenCode) ? fail(r, GA_V_BROKEN, "internal", 0, 0, -1, "%s", h->broken) : check_span(h, s, !(flags & GA_VERIFY_NO_ZERO_SCAN), r);
     pthread_mutex_unlock(&h->lock);
     ga_spin_unlock(&c->lock);
     return rc;
@@ -489,9 +491,8 @@ int ga_verify_span(ga_heap *h, const void *p, ga_report *r)
 
 int ga_span_raw_of(ga_heap *h, const void *p, ga_span_raw *out)
 {
-    memset(out, 0, sizeof *out);
     ga_mspan *s = ga_span_of_heap(h, (uintptr_t)p);
-    if (!s) return -1;
+    if (!s) { memset(out, 0, sizeof *out); return -1; }
     out->base = s->startAddr;
     out->npages = s->npages;
     out->elemsize = s->elemsize;

@@ -177,9 +177,24 @@ static int run(const gh_seq *s, const gh_options *opt, gh_finding *f, gh_exec_st
     return f->found ? 1 : 0;
 }
 
+/* The per-op checks look at what each op touched; full checks (every check_every ops and
+ * at the end) look at everything. When a full check finds what the per-op checks missed,
+ * the failing step is somewhere since the last full check: the same input runs again with
+ * a full check after every op, which names the first step at which the heap is wrong. */
 int gh_execute(const gh_seq *s, const gh_options *opt, gh_finding *f, gh_exec_stats *st)
 {
-    return run(s, opt, f, st, NULL);
+    int rc = run(s, opt, f, st, NULL);
+    if (rc == 1 && f && f->at_full_check && opt && opt->check_every != 1) {
+        gh_options every = *opt;
+        every.check_every = 1;
+        every.trace = NULL;
+        gh_finding g;
+        if (run(s, &every, &g, NULL, NULL) == 1 && g.step <= f->step) {
+            *f = g;
+            f->located = true;
+        }
+    }
+    return rc;
 }
 
 int gh_execute_emit(const gh_seq *s, const gh_options *opt, gh_finding *f, FILE *emit)
@@ -195,6 +210,8 @@ void gh_print_finding(FILE *out, const gh_finding *f, const char *source)
     if (source) fprintf(out, " of %s", source);
     if (f->op.line) fprintf(out, " (line %u)", f->op.line);
     fprintf(out, "\n  op:        %s\n  violation: %s\n", line, f->message);
+    if (f->located)
+        fprintf(out, "  located:   a periodic full check found it; re-run with a full check after every op, it shows at this step\n");
     if (f->report.code)
         fprintf(out, "  ga_report: code %d, invariant %s, span %#" PRIxPTR ", addr %#" PRIxPTR ", slot %ld\n             %s\n",
                 f->report.code, f->report.invariant, f->report.span, f->report.addr, f->report.slot, f->report.message);

@@ -61,7 +61,7 @@ typedef struct obj {
     uint64_t ref_gen;
 } obj;
 
-typedef struct ivl { uintptr_t lo, hi; uint64_t id; } ivl;
+typedef struct ivl { uintptr_t lo, hi; uint64_t id; bool tiny; } ivl;   /* a live object [lo, hi) */
 /* A slot galloc may keep allocated until it sweeps: freed by the harness, or dead in a GC
  * cycle (exec_model.c). */
 typedef struct ex_pend { uintptr_t slot, span; size_t elemsize; uint8_t why; uint64_t id; } ex_pend;
@@ -113,7 +113,8 @@ typedef struct ex {
     ex_pend *pend; size_t npend, cappend;
     uintptr_t touched[32]; size_t ntouched;
     bool touch_all;
-    bool model_all_swept;        /* right after ga_gc_begin: nothing may be left pending */
+    bool model_all_swept;
+    bool in_full;                /* inside ex_full_check: findings say so */        /* right after ga_gc_begin: nothing may be left pending */
     /* harness fault injection */
     bool fault_done;
 } ex;
@@ -138,7 +139,7 @@ static inline bool ex_fault_now(const ex *x, gh_fault f) { return x->o->fault ==
 obj *ex_obj_add(ex *x);
 long ex_resolve(ex *x, uint16_t o);
 obj *ex_find_id(ex *x, uint64_t id);
-uint64_t ex_iv_insert(ex *x, uintptr_t lo, uintptr_t hi, uint64_t id);
+uint64_t ex_iv_insert(ex *x, uintptr_t lo, uintptr_t hi, uint64_t id, bool tiny);
 size_t ex_iv_lower(ex *x, uintptr_t lo);
 tblock *ex_blk_find(ex *x, uintptr_t slot, size_t *pos);
 void ex_account_alloc(ex *x, obj *o);

@@ -110,6 +110,14 @@ static bool model_finding(ex *x, const ga_span_raw *r, unsigned slot, uint64_t i
     return true;
 }
 
+/* The id of a live object in slot i of span r (for messages), 0 if none. */
+static uint64_t live_id_at(ex *x, const ga_span_raw *r, unsigned i)
+{
+    uintptr_t lo = r->base + (uintptr_t)i * r->elemsize;
+    for (size_t k = ex_iv_lower(x, lo); k < x->niv && x->iv[k].lo < lo + r->elemsize; k++) return x->iv[k].id;
+    return 0;
+}
+
 /* Checks the span based at `base` (or holding it); false on a finding. */
 static bool check_span(ex *x, uintptr_t base)
 {
@@ -118,8 +126,10 @@ static bool check_span(ex *x, uintptr_t base)
         /* no span there any more: nothing of it may be live, and what was pending is gone */
         size_t i = pend_lower(x, base), j = i;
         while (j < x->npend && x->pend[j].span == base) j++;
-        memmove(&x->pend[i], &x->pend[j], (x->npend - j) * sizeof *x->pend);
-        x->npend -= j - i;
+        if (j > i) {
+            memmove(&x->pend[i], &x->pend[j], (x->npend - j) * sizeof *x->pend);
+            x->npend -= j - i;
+        }
         for (size_t k = 0; k < x->nobj; k++)
             if (x->objs[k].span == base && x->objs[k].sut)
                 return !ex_finding(x, GH_CHK_MODEL, &x->objs[k], NULL, "span model M1: live object #%" PRIu64 " at %p was in span %#" PRIxPTR
@@ -129,23 +139,22 @@ static bool check_span(ex *x, uintptr_t base)
     uintptr_t end = r.base + r.npages * (uintptr_t)PAGE;
     unsigned nw = (r.nelems + 63) / 64;
     if (nw > GA_SPAN_RAW_WORDS) nw = GA_SPAN_RAW_WORDS;
-    uint64_t live[GA_SPAN_RAW_WORDS] = { 0 }, tiny[GA_SPAN_RAW_WORDS] = { 0 };
-    uint64_t freed_h[GA_SPAN_RAW_WORDS] = { 0 }, dead_h[GA_SPAN_RAW_WORDS] = { 0 };
-    uint64_t live_id[64];   /* an object id per slot, for messages: only the first 64 slots */
-    memset(live_id, 0, sizeof live_id);
+    uint64_t live[GA_SPAN_RAW_WORDS], tiny[GA_SPAN_RAW_WORDS], freed_h[GA_SPAN_RAW_WORDS], dead_h[GA_SPAN_RAW_WORDS];
+    for (unsigned w = 0; w < nw; w++) live[w] = tiny[w] = freed_h[w] = dead_h[w] = 0;
     /* live objects by address: the interval set is sorted by start */
+    /* live objects by address (the interval set is sorted by start): the slot of an object
+     * is the one its first byte is in (tiny objects share a block; a malloc header puts
+     * the object 8 bytes into its slot) */
     for (size_t k = ex_iv_lower(x, r.base); k < x->niv && x->iv[k].lo < end; k++) {
-        obj *o = ex_find_id(x, x->iv[k].id);
-        if (!o) continue;
-        if (o->span != r.base || o->elemsize != r.elemsize || o->slot < r.base || o->slot >= end)
-            return !ex_finding(x, GH_CHK_MODEL, o, NULL, "span model M1: live object #%" PRIu64 " at %p was in span %#" PRIxPTR
-                               " with %zu-byte slots; the span there now is %#" PRIxPTR " with %zu-byte slots (the object was lost)",
-                               o->id, o->sut, o->span, o->elemsize, r.base, r.elemsize);
-        unsigned i = (unsigned)((o->slot - r.base) / r.elemsize);
-        if (i >= r.nelems) continue;
+        unsigned i = (unsigned)((x->iv[k].lo - r.base) / r.elemsize);
+        if (i >= r.nelems) {   /* in the span's tail: no slot there (the span changed under it) */
+            obj *o = ex_find_id(x, x->iv[k].id);
+            return !ex_finding(x, GH_CHK_MODEL, o, NULL, "span model M1: live object #%" PRIu64 " at %#" PRIxPTR " lies in no slot of span %#"
+                               PRIxPTR " (%zu-byte slots, %u slots): its span was replaced (the object was lost)",
+                               x->iv[k].id, x->iv[k].lo, r.base, r.elemsize, r.nelems);
+        }
         live[i / 64] |= 1ull << (i % 64);
-        if (o->tiny) tiny[i / 64] |= 1ull << (i % 64);
-        if (i < 64 && !live_id[i]) live_id[i] = o->id;
+        if (x->iv[k].tiny) tiny[i / 64] |= 1ull << (i % 64);
     }
     size_t p0 = pend_lower(x, r.base), p1 = p0;
     for (; p1 < x->npend && x->pend[p1].slot < end; p1++) {
@@ -167,7 +176,7 @@ static bool check_span(ex *x, uintptr_t base)
         uint64_t freed = (r.freed_bits[w] | r.owner_freed_bits[w]) & valid;
         uint64_t bad;
 #define SLOT(b) ((unsigned)(lo + (unsigned)__builtin_ctzll(b)))
-#define ID(b) (SLOT(b) < 64 ? live_id[SLOT(b)] : 0)
+#define ID(b) live_id_at(x, &r, SLOT(b))
         if ((bad = live[w] & ~alloc))
             return !model_finding(x, &r, SLOT(bad), ID(bad), "M1", "a live object's slot is free (the object was lost: "
                                   "galloc may hand the slot out again)");
@@ -222,8 +231,10 @@ static bool check_span(ex *x, uintptr_t base)
         if (!alloc || is_live) continue;
         x->pend[keep++] = e;
     }
-    memmove(&x->pend[keep], &x->pend[p1], (x->npend - p1) * sizeof *x->pend);
-    x->npend -= p1 - keep;
+    if (p1 > keep) {
+        memmove(&x->pend[keep], &x->pend[p1], (x->npend - p1) * sizeof *x->pend);
+        x->npend -= p1 - keep;
+    }
     return true;
 }
 

@@ -65,7 +65,7 @@ size_t ex_iv_lower(ex *x, uintptr_t lo)
 }
 
 /* Returns the id of an overlapping live object, 0 if none (and inserts). */
-uint64_t ex_iv_insert(ex *x, uintptr_t lo, uintptr_t hi, uint64_t id)
+uint64_t ex_iv_insert(ex *x, uintptr_t lo, uintptr_t hi, uint64_t id, bool tiny)
 {
     size_t i = ex_iv_lower(x, lo);
     if (i < x->niv && x->iv[i].lo < hi) return x->iv[i].id;
@@ -81,6 +81,7 @@ uint64_t ex_iv_insert(ex *x, uintptr_t lo, uintptr_t hi, uint64_t id)
     x->iv[i].lo = lo;
     x->iv[i].hi = hi;
     x->iv[i].id = id;
+    x->iv[i].tiny = tiny;
     x->niv++;
     return 0;
 }

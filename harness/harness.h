@@ -191,6 +191,9 @@ void gh_options_default(gh_options *o);
 typedef struct gh_finding {
     bool found;
     bool final_check;           /* found by the full check after the last op */
+    bool at_full_check;         /* found by a full check (periodic or final), not by a per-op check */
+    bool located;               /* a full check found it; the re-run with a full check after
+                                 * every op named this (earlier, exact) step */
     unsigned check;             /* GH_CHK_* that fired */
     size_t step;                /* 0-based op index */
     gh_op op;                   /* the op */

@@ -493,12 +493,13 @@ static GA_NOINLINE ga_heap *heap_init(void)
 
     S.mode = SCAV_IDLE;
     S.aslr = true;
-#ifdef GA_MALLOC_PREFIX
-    S.mode = SCAV_INLINE;   /* test build: no thread, and a fixed heap base (deterministic) */
-    S.aslr = false;
-#endif
     S.scav_start = (size_t)32 << 20;
     S.scav_period_ms = 150;
+#ifdef GA_MALLOC_PREFIX
+    S.mode = SCAV_INLINE;   /* test build: no thread, a fixed heap base, and scavenging that */
+    S.aslr = false;         /* does not wait for the process's peak RSS (deterministic) */
+    S.scav_start = 0;
+#endif
     parse_options(find_env("GALLOC_OPTIONS"));
 
     struct sysinfo si;

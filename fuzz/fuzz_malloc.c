@@ -17,6 +17,7 @@
 #include "fuzz.h"
 #include "mdiff.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,26 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         }
     }
     g_init = true;
+    /* The glibc twin's usable sizes (and so the harness's slack loops) must not drift with
+     * glibc's dynamic mmap threshold over the life of the process: fix it. */
+    mallopt(M_MMAP_THRESHOLD, 256 << 10);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    /* Warm-up: one run of every op kind, so that once-per-process set-up (the pthread key,
+     * fork handlers, page size, first heap) is not counted against the first real input
+     * (AFL++ stability). */
+    static const char warm[] = "galloc-malloc 1\nmalloc 1\ncalloc 2 50000\nrealloc -1 100\nreallocarray null 3 4\n"
+                               "posix_memalign 64 10\naligned_alloc 32 64\nmemalign 48 10\nvalloc 1\npvalloc 1\n"
+                               "usable 0\nwrite 0 slack\ncheck\nfree 0\nfree_sized 0\nfree_aligned_sized 0\n"
+                               "double-free 0\nfree-interior 0 1\nfree-foreign glibc\nrealloc-freed 0 1\n";
+    gm_seq s;
+    char err[256];
+    gm_finding f;
+    gm_options quiet = g_opt;
+    quiet.plant = 0;
+    if (gm_parse(warm, sizeof warm - 1, &s, err, sizeof err) == 0) {
+        gm_execute(&s, &quiet, &f, NULL);
+        gm_seq_free(&s);
+    }
     return 0;
 }
 

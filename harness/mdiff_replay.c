@@ -36,9 +36,17 @@ static const char *MUSAGE =
 
 bool gm_replay_wanted(int argc, char **argv)
 {
+    /* galloc-replay's options that take a value: that value is not an input */
+    static const char *const VALUED[] = { "-o", "--check-every", "--budget", "--max-heap", "--max-runs", "--fault-step",
+                                          "--bench", "--seed", "--generate", "--checks", "--disable", "--fault",
+                                          "--alloc-plant", "--plant" };
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--malloc") == 0) return true;
-        if (argv[i][0] == '-') continue;
+        if (argv[i][0] == '-') {
+            for (size_t k = 0; k < sizeof VALUED / sizeof VALUED[0]; k++)
+                if (strcmp(argv[i], VALUED[k]) == 0) { i++; break; }
+            continue;
+        }
         FILE *f = fopen(argv[i], "rb");
         if (!f) continue;
         char b[16];

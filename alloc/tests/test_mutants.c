@@ -11,6 +11,8 @@
  *                           pages in use alone (Go's background rule), only then forces
  *   verify takes every lock verify.c lock_all: ga_verify waits for each mcentral's lock,
  *                           class 0 included
+ *   many regions            heap.c add_region: the region array grows past its first 8
+ *                           entries, and destroy gives every region back
  */
 #include "heap_check.h"
 #include "internal.h"
@@ -215,8 +217,46 @@ static void test_verify_takes_every_lock(void)
     ga_heap_destroy(h);
 }
 
+/* A heap reserving more than 8 regions (add_region's first array) keeps all of them:
+ * large objects of 80 MiB each need a reservation apiece (arenas are 64 MiB); at destroy
+ * every byte goes back to the (test) OS. Kills heap.c add_region `2 * h->capregions` ->
+ * `2 / h->capregions` (the array shrinks to nothing and overflows). */
+static void test_many_regions(void)
+{
+    ga_testos *t = ga_testos_new(NULL);
+    ga_heap_options o = { .os = ga_testos_os(t) };
+    ga_heap *h = ga_heap_new(&o);
+    CHECK(h != NULL, "ga_heap_new");
+    if (!h) { ga_testos_free(t); return; }
+    ga_cache *c = ga_cache_new(h);
+    enum { N = 20 };
+    void *p[N];
+    for (int i = 0; i < N; i++) {
+        p[i] = ga_alloc(c, (size_t)80 << 20, 0, GA_NOSCAN);
+        CHECK(p[i] != NULL, "80 MiB object %d", i);
+        if (p[i]) ((char *)p[i])[i * 4096] = 1;
+    }
+    CHECK(h->nregions > 8, "%zu regions", (size_t)h->nregions);
+    uint64_t reserved = ga_testos_bytes_in_state(t, GA_PAGE_RESERVED) + ga_testos_bytes_in_state(t, GA_PAGE_PREPARED) +
+                        ga_testos_bytes_in_state(t, GA_PAGE_READY);
+    uint64_t in_regions = 0;
+    for (size_t i = 0; i < h->nregions; i++) in_regions += h->regions[i].size;
+    CHECK_EQ(in_regions, reserved);
+    VERIFY(h);
+    for (int i = 0; i < N; i += 2) if (p[i]) CHECK_EQ(ga_free(h, p[i]), GA_OK);
+    VERIFY(h);
+    ga_cache_destroy(c);
+    ga_heap_destroy(h);
+    CHECK_EQ(ga_testos_bytes_in_state(t, GA_PAGE_RESERVED) + ga_testos_bytes_in_state(t, GA_PAGE_PREPARED) +
+             ga_testos_bytes_in_state(t, GA_PAGE_READY), 0);
+    char why[256] = "";
+    CHECK(ga_testos_violations(t, why, sizeof why) == 0, "OS state violation: %s", why);
+    ga_testos_free(t);
+}
+
 int main(void)
 {
+    test_many_regions();
     test_verify_takes_every_lock();
     test_policy_skips_dense_chunk();
     test_randomized_base();

@@ -15,6 +15,9 @@
  *                          pthread key's destructor)
  *   malloc_info / realloc  malloc_info's return value; realloc growing by a few bytes
  *                          gets room for them
+ *   options without environ  GALLOC_OPTIONS found in /proc/self/environ when environ is
+ *                          not set up yet (early in a process): first, later, after a long
+ *                          entry, across the 4 KiB read window (find_env)
  */
 #define GA_MALLOC_PREFIX gm_
 #include "malloc.c"
@@ -166,6 +169,7 @@ static void run_child(const char *name, const char *options, int (*fn)(void))
     pid_t pid = fork();
     CHECK(pid >= 0, "fork: errno %d", errno);
     if (pid == 0) {
+        check_failed = check_total = 0;   /* the child's verdict is its own checks only */
         if (options) setenv("GALLOC_OPTIONS", options, 1);
         else unsetenv("GALLOC_OPTIONS");
         _exit(fn());
@@ -176,8 +180,54 @@ static void run_child(const char *name, const char *options, int (*fn)(void))
           options ? options : "", st);
 }
 
-int main(void)
+/* Re-executed with a made-up environment: environ is cleared (as before libc has set it up)
+ * so find_env must read /proc/self/environ. Kills malloc.c find_env `memmove(env_buf,
+ * env_buf + start, ...)` -> `env_buf - start` (an entry other than the first is garbled). */
+static int env_child(void)
 {
+    extern char **environ;
+    environ = NULL;
+    gm_free(gm_malloc(32));
+    if (!S.junk || S.scav_period_ms != 7) {
+        fprintf(stderr, "env child: junk %d scavenge_period %u, want 1 and 7\n", (int)S.junk, S.scav_period_ms);
+        return 1;
+    }
+    return 0;
+}
+
+static void test_options_from_proc(void)
+{
+    static char big[5000], pad[4096 - 40];
+    memcpy(big, "BIG=", 4);
+    memset(big + 4, 'x', sizeof big - 5);
+    memcpy(pad, "PAD=", 4);
+    memset(pad + 4, 'y', sizeof pad - 5);
+    const char *opt = "GALLOC_OPTIONS=junk=1,scavenge_period=7";
+    char *envs[4][6] = {
+        { (char *)opt, NULL },
+        { "A=1", "GALLOC_OPTIONS_NOT=junk=0", "B=two words", (char *)opt, "Z=", NULL },
+        { big, (char *)opt, NULL },
+        { "A=1", pad, (char *)opt, "Z=1", NULL },   /* straddles the first 4 KiB read */
+    };
+    for (int k = 0; k < 4; k++) {
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid == 0) {
+            char *argv[] = { "alloc.mallocapi", "--env-child", NULL };
+            execve("/proc/self/exe", argv, envs[k]);
+            _exit(127);
+        }
+        int st = 0;
+        CHECK(pid > 0 && waitpid(pid, &st, 0) == pid, "fork/waitpid");
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "environment %d: GALLOC_OPTIONS not read from /proc/self/environ (status %#x)",
+              k, st);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "--env-child") == 0) return env_child();
+    test_options_from_proc();
     run_child("background scavenger", "scavenge=background,scavenge_start=0,scavenge_period=10,retain=0",
               child_background);
     run_child("below scavenge_start", "scavenge=background,scavenge_start=1g,scavenge_period=10,retain=0",

@@ -34,6 +34,7 @@
 #include <string.h>
 #include "galloc.h"
 #include "sizeclass.h"
+#include "bits.h"
 #include "pagealloc.h"
 #include "sanitize.h"
 #include "schedpoint.h"

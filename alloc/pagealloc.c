@@ -175,7 +175,7 @@ static inline const ga_pallocsum *sum_row(const ga_pagealloc *pa, unsigned l, ui
 
 static inline unsigned ctz64(uint64_t x) { return x ? (unsigned)__builtin_ctzll(x) : 64; }
 static inline unsigned clz64(uint64_t x) { return x ? (unsigned)__builtin_clzll(x) : 64; }
-static inline unsigned pop64(uint64_t x) { return (unsigned)__builtin_popcountll(x); }
+static inline unsigned pop64(uint64_t x) { return ga_popcount64(x); }
 
 /* ---- pallocSum (spec §6.2) ---------------------------------------------------------------- */
 ga_pallocsum ga_pack_pallocsum(unsigned start, unsigned max, unsigned end)

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include "galloc.h"
 #include "sizeclass.h"
+#include "bits.h"
 
 #define GA_PALLOC_CHUNK_PAGES   512
 #define GA_PALLOC_CHUNK_BYTES   ((uintptr_t)GA_PALLOC_CHUNK_PAGES * GA_PAGE_SIZE)  /* 4 MiB */

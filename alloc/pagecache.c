@@ -41,7 +41,7 @@ uintptr_t ga_pagecache_alloc(ga_pagecache *c, size_t npages, size_t *scav_bytes)
         mask = (npages == 64 ? ~(uint64_t)0 : (((uint64_t)1 << npages) - 1)) << i;
     }
     if (scav_bytes)
-        *scav_bytes = (size_t)__builtin_popcountll(c->scav & mask) * GA_PAGE_SIZE;
+        *scav_bytes = (size_t)ga_popcount64(c->scav & mask) * GA_PAGE_SIZE;
     c->cache &= ~mask;
     c->scav &= ~mask;
     return c->base + (uintptr_t)i * GA_PAGE_SIZE;
@@ -62,7 +62,7 @@ ga_pagecache pa_alloc_to_cache(ga_pagealloc *pa)
     c.scav = *sw & c.cache;   /* D4 makes this *sw; the mask keeps scav ⊆ cache regardless */
     *aw = ~(uint64_t)0;       /* the whole block now belongs to the cache */
     *sw &= ~c.scav;           /* the cache remembers the scavenged state instead */
-    pa__cache_took(pa, c.base, (unsigned)__builtin_popcountll(c.cache), (unsigned)__builtin_popcountll(c.scav));
+    pa__cache_took(pa, c.base, ga_popcount64(c.cache), ga_popcount64(c.scav));
     return c;
 }
 
@@ -78,7 +78,7 @@ void ga_pagecache_flush(ga_pagecache *c, ga_pagealloc *pa)
         uint64_t sc = c->scav & c->cache;
         *aw &= ~c->cache;   /* free what the cache did not hand out */
         *sw |= sc;          /* and restore its scavenged state */
-        pa__cache_returned(pa, c->base, (unsigned)__builtin_popcountll(c->cache), (unsigned)__builtin_popcountll(sc));
+        pa__cache_returned(pa, c->base, ga_popcount64(c->cache), ga_popcount64(sc));
     }
     c->base = 0;
     c->cache = 0;

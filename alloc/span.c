@@ -73,7 +73,7 @@ unsigned ga_span_count_allocated(const ga_mspan *s)
         if (fi >= lo + 64) word = ~0ull;
         else if (fi > lo) word |= (1ull << (fi - lo)) - 1;
         if (s->nelems < lo + 64) word &= (s->nelems <= lo) ? 0 : ((1ull << (s->nelems - lo)) - 1);
-        n += (unsigned)__builtin_popcountll(word);
+        n += ga_popcount64(word);
     }
     return n;
 }
@@ -160,8 +160,8 @@ unsigned ga_span_sweep_bits(ga_heap *h, ga_mspan *s, bool use_marks)
         }
         atomic_store_explicit(&s->allocBits[w], live, memory_order_relaxed);
         s->gcmarkBits[w] = 0;
-        nalloc += (unsigned)__builtin_popcountll(live);
-        before += (unsigned)__builtin_popcountll(allocated);
+        nalloc += ga_popcount64(live);
+        before += ga_popcount64(allocated);
     }
     GA_SCHED_POINT(h, "sweep.bits", s);
     if (late_clear) atomic_store(&s->sweepRequested, 0);

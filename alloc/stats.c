@@ -35,7 +35,7 @@ void ga_stats_compute(ga_heap *h, ga_stats *st)
         st->spans_inuse++;
         uint64_t pending = 0;
         for (unsigned w = 0; w < s->nwords; w++)
-            pending += (uint64_t)__builtin_popcountll(atomic_load(&s->freedBits[w]));
+            pending += (uint64_t)ga_popcount64(atomic_load(&s->freedBits[w]));
         pending += __atomic_load_n(&s->ownerFrees, __ATOMIC_RELAXED);
         unsigned c = s->spanclass >> 1;
         if (c) frees[c] += pending;

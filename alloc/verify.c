@@ -171,7 +171,7 @@ static int check_span(ga_heap *h, ga_mspan *s, bool zero_scan, ga_report *r)
                 return fail(r, GA_V_SPAN, "F1", base, base + (uintptr_t)i * s->elemsize, i,
                             SPANF ": slot %u has a pending owner free but is not allocated", SPANA(s), i);
         }
-        owner_pending += (unsigned)__builtin_popcountll(of);
+        owner_pending += ga_popcount64(of);
         if (f && !atomic_load(&s->sweepRequested) && sg != hsg - 2)
             return fail(r, GA_V_SPAN, "F2", base, base, (long)(w * 64), SPANF ": pending frees %#llx but no sweep requested",
                         SPANA(s), (unsigned long long)f);
@@ -372,9 +372,9 @@ static int verify_locked(ga_heap *h, ga_report *r)
     for (ga_mcache *c = h->caches; c; c = c->next) {
         ncaches++;
         if ((rc = check_cache(h, c, r))) return rc;
-        pc_pages += (size_t)__builtin_popcountll(c->pcache.cache);
-        pc_scav += (size_t)__builtin_popcountll(c->pcache.scav);
-        pc_free_dirty += (size_t)__builtin_popcountll(c->pcache.cache & ~c->pcache.scav);
+        pc_pages += (size_t)ga_popcount64(c->pcache.cache);
+        pc_scav += (size_t)ga_popcount64(c->pcache.scav);
+        pc_free_dirty += (size_t)ga_popcount64(c->pcache.cache & ~c->pcache.scav);
         for (unsigned i = 0; i < GA_NUM_SPAN_CLASSES; i++)
             if (c->alloc[i] != &ga_emptymspan)
                 cache_delta[i >> 1] += c->alloc[i]->allocCount - c->alloc[i]->allocCountBeforeCache;

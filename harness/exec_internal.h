@@ -64,7 +64,7 @@ typedef struct obj {
 typedef struct ivl { uintptr_t lo, hi; uint64_t id; bool tiny; } ivl;   /* a live object [lo, hi) */
 /* A slot galloc may keep allocated until it sweeps: freed by the harness, or dead in a GC
  * cycle (exec_model.c). */
-typedef struct ex_pend { uintptr_t slot, span; size_t elemsize; uint8_t why; uint64_t id; } ex_pend;
+typedef struct ex_pend { uintptr_t slot, span; size_t elemsize; uint8_t why, seen; uint64_t id; } ex_pend;
 typedef struct tblock { uintptr_t slot; unsigned members; bool marked; } tblock;
 
 typedef struct ex {
@@ -114,6 +114,7 @@ typedef struct ex {
     uintptr_t touched[32]; size_t ntouched;
     bool touch_all;
     bool model_all_swept;
+    size_t model_seen_iv;        /* live objects the span checks of one sweep over all spans saw */
     bool in_full;                /* inside ex_full_check: findings say so */        /* right after ga_gc_begin: nothing may be left pending */
     /* harness fault injection */
     bool fault_done;

@@ -35,6 +35,7 @@
  * Calls: galloc.h (ga_span_raw_of), exec_shadow.c (live objects by address), exec_checks.c.
  */
 #include "exec_internal.h"
+#include "bits.h"
 
 enum { WHY_FREED = 1, WHY_DEAD = 2 };
 
@@ -66,7 +67,7 @@ void ex_model_pending(ex *x, uintptr_t span, uintptr_t slot, size_t elemsize, bo
         x->cappend = nc;
     }
     memmove(&x->pend[i + 1], &x->pend[i], (x->npend - i) * sizeof *x->pend);
-    x->pend[i] = (ex_pend){ slot, span, elemsize, (uint8_t)(dead ? WHY_DEAD : WHY_FREED), id };
+    x->pend[i] = (ex_pend){ slot, span, elemsize, (uint8_t)(dead ? WHY_DEAD : WHY_FREED), 0, id };
     x->npend++;
     ex_model_touch(x, span);
 }
@@ -146,6 +147,7 @@ static bool check_span(ex *x, uintptr_t base)
      * is the one its first byte is in (tiny objects share a block; a malloc header puts
      * the object 8 bytes into its slot) */
     for (size_t k = ex_iv_lower(x, r.base); k < x->niv && x->iv[k].lo < end; k++) {
+        x->model_seen_iv++;
         unsigned i = (unsigned)((x->iv[k].lo - r.base) / r.elemsize);
         if (i >= r.nelems) {   /* in the span's tail: no slot there (the span changed under it) */
             obj *o = ex_find_id(x, x->iv[k].id);
@@ -159,6 +161,7 @@ static bool check_span(ex *x, uintptr_t base)
     size_t p0 = pend_lower(x, r.base), p1 = p0;
     for (; p1 < x->npend && x->pend[p1].slot < end; p1++) {
         ex_pend *e = &x->pend[p1];
+        e->seen = 1;
         if (e->span != r.base || e->elemsize != r.elemsize) { e->why = 0; continue; }   /* its span died: consumed */
         unsigned i = (unsigned)((e->slot - r.base) / r.elemsize);
         if (i >= r.nelems) { e->why = 0; continue; }
@@ -172,7 +175,7 @@ static bool check_span(ex *x, uintptr_t base)
         if (r.freeindex >= lo + 64) alloc = ~0ull;
         else if (r.freeindex > lo) alloc |= (1ull << (r.freeindex - lo)) - 1;
         alloc &= valid;
-        nalloc += (unsigned)__builtin_popcountll(alloc);
+        nalloc += ga_popcount64(alloc);
         uint64_t freed = (r.freed_bits[w] | r.owner_freed_bits[w]) & valid;
         uint64_t bad;
 #define SLOT(b) ((unsigned)(lo + (unsigned)__builtin_ctzll(b)))
@@ -239,37 +242,39 @@ static bool check_span(ex *x, uintptr_t base)
 }
 
 /* ---- entry points ---------------------------------------------------------------------- */
-static int cmp_uptr(const void *a, const void *b)
+/* Every span galloc has in use. A live object in none of them was lost with its span; a
+ * pending slot in none of them went back with its span (consumed). */
+static bool check_spans(ex *x)
 {
-    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Every span that holds a live object or a pending slot; with every_span, also every
- * other span galloc has in use (where nothing may be allocated but pending slots). */
-static bool check_spans(ex *x, bool every_span)
-{
-    size_t nheap = every_span ? ga_span_bases(x->h, NULL, 0) : 0;
-    size_t n = x->nobj + x->npend + nheap;
+    size_t n = ga_span_bases(x->h, NULL, 0);
     uintptr_t *sp = malloc((n ? n : 1) * sizeof *sp);
     if (!sp) return true;
-    size_t k = 0;
-    if (nheap) k = ga_span_bases(x->h, sp, nheap) < nheap ? ga_span_bases(x->h, sp, nheap) : nheap;
-    for (size_t i = 0; i < x->nobj; i++) if (x->objs[i].span) sp[k++] = x->objs[i].span;
-    for (size_t i = 0; i < x->npend; i++) sp[k++] = x->pend[i].span;
-    qsort(sp, k, sizeof *sp, cmp_uptr);
+    if (ga_span_bases(x->h, sp, n) < n) n = ga_span_bases(x->h, sp, n);
+    for (size_t i = 0; i < x->npend; i++) x->pend[i].seen = 0;
+    x->model_seen_iv = 0;
     bool ok = true;
-    for (size_t i = 0; i < k && ok; i++)
-        if (i == 0 || sp[i] != sp[i - 1]) ok = check_span(x, sp[i]);
+    for (size_t i = 0; i < n && ok; i++) ok = check_span(x, sp[i]);
     free(sp);
-    return ok;
+    if (!ok) return false;
+    size_t w = 0;
+    for (size_t i = 0; i < x->npend; i++) if (x->pend[i].seen) x->pend[w++] = x->pend[i];
+    x->npend = w;
+    if (x->model_seen_iv != x->niv)   /* some live object lies in no span galloc has in use */
+        for (size_t i = 0; i < x->nobj; i++) {
+            ga_span_raw r;
+            obj *o = &x->objs[i];
+            if (ga_span_raw_of(x->h, o->sut, &r) == 0) continue;
+            return !ex_finding(x, GH_CHK_MODEL, o, NULL, "span model M1: live object #%" PRIu64 " at %p was in span %#" PRIxPTR
+                               ", which is no longer an in-use span (the object was lost)", o->id, o->sut, o->span);
+        }
+    return true;
 }
 
 bool ex_model_check(ex *x)
 {
     bool ok = true;
     if (x->o->checks & GH_CHK_MODEL) {
-        if (x->touch_all) ok = check_spans(x, false);
+        if (x->touch_all) ok = check_spans(x);
         else for (size_t i = 0; i < x->ntouched && ok; i++) ok = check_span(x, x->touched[i]);
     }
     x->ntouched = 0;
@@ -280,5 +285,5 @@ bool ex_model_check(ex *x)
 bool ex_model_check_all(ex *x)
 {
     if (!(x->o->checks & GH_CHK_MODEL)) return true;
-    return check_spans(x, true);
+    return check_spans(x);
 }

@@ -15,6 +15,10 @@
 #define _GNU_SOURCE 1
 #include "harness.h"
 #include "mdiff.h"   /* --malloc: the malloc-API differential's replay mode (mdiff_replay.c) */
+/* --mt / 'galloc-mt 1' / GAMT files: multi-threaded reproducers under the controlled
+ * scheduler (harness/mt_tool.c, issue 15) */
+bool mt_replay_wanted(int argc, char **argv);
+int mt_replay_main(int argc, char **argv);
 
 #include <dirent.h>
 #include <errno.h>
@@ -397,6 +401,7 @@ static int bench(cli *c)
 int main(int argc, char **argv)
 {
     if (gm_replay_wanted(argc, argv)) return gm_replay_main(argc, argv);
+    if (mt_replay_wanted(argc, argv)) return mt_replay_main(argc, argv);
     cli c;
     memset(&c, 0, sizeof c);
     gh_options_default(&c.opt);

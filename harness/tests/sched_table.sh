@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# harness/tests/sched_table.sh GALLOC_SCHED [SECONDS] [SEEDS] [STRATEGY] — the issue-15 table:
+# for each race plant, galloc-sched (controlled scheduler) with seeds 1..SEEDS and a cap of
+# SECONDS each; prints plant, seed, found/missed, time and the check. Exit 1 unless every
+# plant is found within the cap for at least 90% of the seeds (ctest sched.table, nightly).
+set -u
+bin=$1 secs=${2:-60} seeds=${3:-10} strategy=${4:-random}
+status=0
+printf '%-20s %-5s %-7s %-8s %s\n' plant seed result seconds check
+for plant in lost-sweep-request cross-cache-free gc-end-order; do
+  found=0
+  for seed in $(seq 1 "$seeds"); do
+    out=$("$bin" --strategy "$strategy" --plant "$plant" --seed "$seed" --seconds "$secs" -q --no-minimize \
+          --out "${TMPDIR:-/tmp}/sched-table-$plant-$seed.mt" 2>&1)
+    if grep -q FOUND <<<"$out"; then
+      t=$(sed -n 's/.*FOUND after \([0-9.]*\) s.*/\1/p' <<<"$out")
+      c=$(sed -n 's/^FINDING: check \([a-z]* *[A-Z0-9]*\) in.*/\1/p' <<<"$out" | head -1)
+      found=$((found + 1))
+      printf '%-20s %-5s %-7s %-8s %s\n' "$plant" "$seed" found "$t" "$c"
+    else
+      printf '%-20s %-5s %-7s %-8s %s\n' "$plant" "$seed" missed ">$secs" "-"
+    fi
+  done
+  echo "$plant: found for $found of $seeds seeds (cap ${secs} s, strategy $strategy)"
+  [ $((found * 10)) -ge $((seeds * 9)) ] || status=1
+done
+exit $status

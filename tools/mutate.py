@@ -38,7 +38,8 @@ Running them. The tree is copied (incrementally, without .git and build dirs) in
 and the unmutated tree's tests must pass (the baseline; --no-baseline skips it). Then for
 each mutant: the mutated file is written into the copy, `ninja -j2` rebuilds
 incrementally, and `ctest -L <label> -j2 --stop-on-failure --timeout 120 <ctest-args>`
-runs, ended at the first failed test; the file is restored before the next one (and on any
+runs, quickest tests first (by the baseline's times; --costly-first keeps ctest's order) and
+ended at the first failed test; the file is restored before the next one (and on any
 exit). Outcomes:
     killed      it builds and ctest fails (a timeout counts as killed: a test's own TIMEOUT,
                 or the whole run taking over --mutant-timeout, default 3x the baseline)
@@ -565,6 +566,7 @@ class Runner:
         self.build = os.path.join(work, "build")
         self.logs = os.path.join(work, "logs")
         self.objects = None
+        self.test_times = {}
         self.mutant_timeout = args.mutant_timeout or 900
         self.pristine_digest = {}
 
@@ -634,10 +636,30 @@ class Runner:
             raise EnvError("baseline: the unmutated tree fails its tests (%s), see %s"
                            % (", ".join(failed_tests(log)) or ("timeout" if to else "rc %d" % rc), log))
         took = time.time() - t0
+        self.test_times = {}
+        with open(log, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                m = re.search(r"Test\s+#\d+:\s+(\S+)\s.*Passed\s+([\d.]+)\s+sec", line)
+                if m:
+                    self.test_times[m.group(1)] = float(m.group(2))
         if not self.args.mutant_timeout:
             self.mutant_timeout = max(120, int(3 * took))
         say("baseline passes in %.0f s; a mutant's test run is cut (killed, timeout) after %d s"
             % (took, self.mutant_timeout))
+
+    def order_cheap_first(self):
+        """ctest starts the tests it thinks costliest first (Testing/Temporary/CTestCostData.txt,
+        and those that failed last time before all). For mutants the quick tests should go
+        first: most mutants are killed by a unit test in a second. Rewritten before every run
+        from the baseline's times, so the order does not depend on earlier mutants."""
+        if not self.test_times:
+            return
+        d = os.path.join(self.build, "Testing", "Temporary")
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "CTestCostData.txt"), "w") as f:
+            for name, t in sorted(self.test_times.items()):
+                f.write("%s 1 %.6f\n" % (name, 1000.0 / (t + 0.01)))
+            f.write("---\n")
 
     def run_one(self, mid, c):
         path = os.path.join(self.work, c.file)
@@ -659,6 +681,8 @@ class Runner:
                 res["reason"] = "identical object code"
             else:
                 tlog = os.path.join(self.logs, "%d.test.log" % mid)
+                if not self.args.costly_first:
+                    self.order_cheap_first()
                 rc, to = run_logged(self.ctest_cmd(), tlog, timeout=self.mutant_timeout, stop_on_failure=True)
                 res["failed_tests"] = failed_tests(tlog) + (["(timeout)"] if to else [])
                 res["result"] = "killed" if rc != 0 else "survived"
@@ -750,6 +774,8 @@ def parse_args(argv):
     p.add_argument("--equivalent", default=None,
                    help="known-equivalent list (default <root>/tools/mutants-equivalent.txt)")
     p.add_argument("--no-baseline", action="store_true", help="skip testing the unmutated tree")
+    p.add_argument("--costly-first", action="store_true",
+                   help="keep ctest's own order (costliest first) instead of the baseline's quickest tests first")
     p.add_argument("--selftest", action="store_true", help="check this script (ctest tools.mutate)")
     a = p.parse_args(argv)
     if a.count < 1:

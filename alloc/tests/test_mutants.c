@@ -13,6 +13,8 @@
  *                           class 0 included
  *   many regions            heap.c add_region: the region array grows past its first 8
  *                           entries, and destroy gives every region back
+ *   span raw needs_sweep    verify.c ga_span_raw_of: a span left unswept by a GC cycle
+ *                           says so until it is swept
  */
 #include "heap_check.h"
 #include "internal.h"
@@ -254,8 +256,38 @@ static void test_many_regions(void)
     ga_testos_free(t);
 }
 
+/* ga_span_raw_of's needs_sweep: true for a span a GC cycle left unswept (sweepgen h-2), false
+ * once swept. Kills verify.c `out->needs_sweep = ...;` deleted (always false). */
+static void test_span_raw_needs_sweep(void)
+{
+    ga_heap_options o = { 0 };
+    ga_heap *h = ga_heap_new(&o);
+    CHECK(h != NULL, "ga_heap_new");
+    if (!h) return;
+    ga_cache *c = ga_cache_new(h);
+    void *p[64];
+    for (int i = 0; i < 64; i++) p[i] = ga_alloc(c, 256, 0, GA_NOSCAN);
+    CHECK(p[0] && p[63], "allocs");
+    ga_cache_release(c);
+    ga_span_raw raw;
+    CHECK_EQ(ga_span_raw_of(h, p[0], &raw), 0);
+    CHECK(!raw.needs_sweep, "a span swept in this cycle says it needs a sweep");
+    ga_gc_begin(h);
+    for (int i = 0; i < 64; i += 2) ga_gc_mark(h, p[i]);
+    ga_gc_end(h);
+    CHECK_EQ(ga_span_raw_of(h, p[0], &raw), 0);
+    CHECK(raw.needs_sweep, "a span left unswept by the cycle does not say so");
+    ga_sweep(h, SIZE_MAX);
+    CHECK_EQ(ga_span_raw_of(h, p[0], &raw), 0);
+    CHECK(!raw.needs_sweep, "a swept span still says it needs a sweep");
+    VERIFY(h);
+    ga_cache_destroy(c);
+    ga_heap_destroy(h);
+}
+
 int main(void)
 {
+    test_span_raw_needs_sweep();
     test_many_regions();
     test_verify_takes_every_lock();
     test_policy_skips_dense_chunk();

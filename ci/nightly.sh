@@ -525,6 +525,16 @@ st_regressions() {
 }
 
 # Synthetic stages for --selftest.
+# The controlled scheduler's long search (issue 15): every race plant, 10 seeds, 60 s cap
+# each, in the sched preset; fails unless each plant is found for 9 of 10 seeds.
+st_sched_table() {
+  local d
+  d=$(bdir sched)
+  [ -x "$d/bin/galloc-sched" ] || skip "galloc-sched is not built in the sched preset"
+  bash "$SRC/harness/tests/sched_table.sh" "$d/bin/galloc-sched" 60 10 random || { reason "a plant was missed for more than one seed"; return 1; }
+  bash "$SRC/harness/tests/sched_table.sh" "$d/bin/galloc-sched" 60 10 pct || note "pct missed some seeds (informational)"
+}
+
 st_self_pass() { echo "a stage that passes"; note "passed on purpose"; }
 st_self_fail() { echo "a stage that fails"; reason "failed on purpose"; return 3; }
 st_self_skip() { skip "skipped on purpose"; }
@@ -652,6 +662,8 @@ else
   run_stage valgrind.stress $((VG_STRESS_S + 600)) st_valgrind_stress
   run_stage valgrind.preload $((VG_PRELOAD_S + 300)) st_valgrind_preload
   run_stage valgrind.uaf-plant 600 st_valgrind_uaf
+  run_stage build.sched 3600 st_build sched
+  run_stage sched.table 6000 st_sched_table
   run_stage build.fuzz 3600 st_build fuzz
   run_stage build.afl 3600 st_build afl
   for engine in $FUZZ_ENGINES; do

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # ci/test.sh — the per-push test run (README's test command; .ci/run calls it).
 # Builds the release and asan (ASan+UBSan) presets with -Werror and runs every ctest
-# test in both. Exits non-zero on any failure. Budget: well under 20 minutes on 2 cores.
+# test in both; then the sched preset (schedule points on, issue 15: only the targets its
+# tests need) and its tests (ctest -L sched, under a minute). Exits non-zero on any failure.
+# Budget: well under 20 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash ci/setup.sh
@@ -11,7 +13,12 @@ for preset in release asan; do
   cmake --preset "$preset" >/dev/null
   cmake --build --preset "$preset" -j "$jobs"
 done
+echo "=== build: sched"
+cmake --preset sched >/dev/null
+cmake --build --preset sched -j "$jobs" --target galloc-replay galloc-sched fuzz_mt sched.unit
 status=0
+echo "=== test: sched"
+ctest --preset sched -j "$jobs" --timeout 300 --no-tests=error -L sched -LE nightly || status=1
 for preset in release asan; do
   echo "=== test: $preset"
   # label "nightly": long or probabilistic tests (races) that belong to ci/nightly.sh

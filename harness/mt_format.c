@@ -104,10 +104,10 @@ int mt_parse(const char *text, size_t len, mt_prog *out, char *err, size_t errn)
             if (strcmp(line, "galloc-mt 1") != 0) { snprintf(err, errn, "line 1: want 'galloc-mt 1', got '%.40s'", line); rc = -1; break; }
             continue;
         }
-        char *w[8];
+        char *w[40];
         int nw = 0;
         char *s2 = NULL;
-        for (char *t = strtok_r(line, " \t", &s2); t && nw < 8; t = strtok_r(NULL, " \t", &s2)) w[nw++] = t;
+        for (char *t = strtok_r(line, " \t", &s2); t && nw < 40; t = strtok_r(NULL, " \t", &s2)) w[nw++] = t;
         if (nw == 0) continue;
         uint64_t v = 0;
         mt_op op = { 0 };

@@ -33,8 +33,9 @@ Operators (the name printed in the table):
     delete   an expression statement on a line of its own replaced by `;`
              (not a declaration, return, break, jump, nor the body of a braceless if)
 
-Running them. The tree is copied (incrementally, without .git and build dirs) into
---work (default /tmp/mut-work), configured once there (Release, Ninja, build/), built,
+Running them. The tree (the working tree of --root, or with --git REV that commit, exported
+to <work>.src) is copied (incrementally, without .git and build dirs) into --work (default
+/tmp/mut-work), configured once there (Release, Ninja, build/), built,
 and the unmutated tree's tests must pass (the baseline; --no-baseline skips it). Then for
 each mutant: the mutated file is written into the copy, `ninja -j2` rebuilds
 incrementally, and `ctest -L <label> -j2 --stop-on-failure --timeout 120 <ctest-args>`
@@ -517,6 +518,26 @@ def _killpg(p):
     p.wait()
 
 
+def export_git(root, rev, dest):
+    """A clean copy of commit rev of the repository at root (git archive) in dest: the tree
+    to mutate when the working tree holds other people's half-done edits."""
+    try:
+        commit = subprocess.run(["git", "-C", root, "rev-parse", "--verify", rev + "^{commit}"],
+                                capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError) as e:
+        raise UsageError("--git %s: not a commit of %s (%s)" % (rev, root, getattr(e, "stderr", e)))
+    if os.path.isdir(dest):
+        shutil.rmtree(dest)
+    os.makedirs(dest)
+    arch = subprocess.Popen(["git", "-C", root, "archive", "--format=tar", commit], stdout=subprocess.PIPE)
+    rc = subprocess.run(["tar", "-x", "-C", dest], stdin=arch.stdout).returncode
+    arch.stdout.close()
+    if arch.wait() != 0 or rc != 0:
+        raise EnvError("git archive %s failed" % commit)
+    say("mutating commit %s (git archive into %s)" % (commit, dest))
+    return dest
+
+
 def run_logged(cmd, log, cwd=None, timeout=None, stop_on_failure=False):
     """Runs cmd in its own process group with output to log. (rc, timed_out).
     stop_on_failure: a ctest run is ended as soon as its log reports a failed test (the
@@ -773,6 +794,8 @@ def parse_args(argv):
     p.add_argument("--min-score", type=float, default=0.0)
     p.add_argument("--equivalent", default=None,
                    help="known-equivalent list (default <root>/tools/mutants-equivalent.txt)")
+    p.add_argument("--git", dest="git_rev", default=None, metavar="REV",
+                   help="mutate commit REV of --root (git archive) instead of its working tree")
     p.add_argument("--no-baseline", action="store_true", help="skip testing the unmutated tree")
     p.add_argument("--costly-first", action="store_true",
                    help="keep ctest's own order (costliest first) instead of the baseline's quickest tests first")
@@ -807,6 +830,8 @@ def main(argv):
         raise UsageError("--root %s is not a directory" % a.root)
     if not list_files(a.root, a.files):
         raise UsageError("--files %s matches nothing under %s" % (" ".join(a.files), a.root))
+    if a.git_rev:
+        a.root = export_git(a.root, a.git_rev, a.work + ".src")
     cands = enumerate_candidates(a.root, a.files)
     chosen = choose(cands, a.seed, a.count)
     for i in a.only:

@@ -311,6 +311,9 @@ static void run_op(mt_exec *x, unsigned tid, ga_cache *c, const mt_op *op)
         uintptr_t a = (uintptr_t)p;
         for (size_t i = 0; i < x->nobj; i++) {
             const mt_obj *o = &x->objs[i];
+            /* an object being freed may have published its free already: its slot may
+             * legitimately be swept and handed out before that free returns */
+            if (o->state == OBJ_CLAIMED) continue;
             if (a < o->addr + o->size && o->addr < a + size) {
                 finding(x, "overlap", NULL, "new object at %#lx (%zu bytes, thread %u) overlaps live object %llu at %#lx (%zu bytes, thread %u)",
                         (unsigned long)a, size, tid, (unsigned long long)o->id, (unsigned long)o->addr, o->size, o->owner);
@@ -431,6 +434,16 @@ int mt_run(const mt_prog *p, const mt_options *o, mt_finding *f, mt_result *res)
         finding(&x, gr == GS_DEADLOCK ? "deadlock" : "livelock", NULL, "no thread can run:%s", buf);
     } else if (!f->found) {
         full_check(&x);
+        if (!f->found) {
+            /* every object the GC ops killed must be reclaimed by a full sweep: the heap then
+             * holds exactly the table's objects (no tiny objects: GA_NOTINY everywhere) */
+            ga_sweep(x.h, SIZE_MAX);
+            ga_stats st;
+            ga_read_stats(x.h, &st);
+            if (st.heap_objects != x.nobj)
+                finding(&x, "leak", NULL, "after a full sweep the heap holds %llu objects, the program %zu (objects a GC "
+                        "cycle killed were never reclaimed, or live ones were)", (unsigned long long)st.heap_objects, x.nobj);
+        }
     }
     if (res) {
         size_t n;

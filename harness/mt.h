@@ -13,7 +13,9 @@
  * allocation failed), misuse (the heap's error handler fired), content (an object's
  * pattern changed: two live objects share memory), overlap / lookup (a new or live object
  * overlaps another, or ga_lookup does not call it allocated), verify (ga_verify; the
- * report's invariant is the signature), deadlock, livelock.
+ * report's invariant is the signature), leak (after the run and a full sweep, ga_read_stats'
+ * heap_objects is not the number of objects the program holds: objects a GC op killed were
+ * never reclaimed), deadlock, livelock.
  * Concurrency contract the harness keeps (galloc.h): a GC op (gc-begin..gc-end) runs only
  * while no other thread is inside an allocation, a local free, a release or a sweep (ga_free
  * from other threads may race with it); verify runs only when no other thread is inside an op.
@@ -78,7 +80,7 @@ typedef struct mt_options {
 
 typedef struct mt_finding {
     bool found;
-    char what[16];               /* status, misuse, content, overlap, lookup, verify, deadlock, livelock */
+    char what[16];               /* status, misuse, content, overlap, lookup, verify, leak, deadlock, livelock */
     char invariant[16];          /* ga_report invariant for verify findings */
     char message[480];
     int tid;                     /* thread that saw it, -1: the final check */

@@ -7,7 +7,7 @@ set -u
 bin=$1 secs=${2:-60} seeds=${3:-10} strategy=${4:-random}
 status=0
 printf '%-20s %-5s %-7s %-8s %s\n' plant seed result seconds check
-for plant in lost-sweep-request cross-cache-free gc-end-order; do
+for plant in ${PLANTS:-lost-sweep-request cross-cache-free gc-end-order}; do
   found=0
   for seed in $(seq 1 "$seeds"); do
     out=$("$bin" --strategy "$strategy" --plant "$plant" --seed "$seed" --seconds "$secs" -q --no-minimize \

@@ -150,10 +150,12 @@ void ga_central_uncache_span(ga_heap *h, ga_mcentral *c, ga_mspan *s)
     GA_SCHED_POINT(h, "central.uncacheSpan", s);
     uint32_t sg = atomic_load(&h->sweepgen);
     uint32_t ssg = atomic_load(&s->sweepgen);
-    if (ssg == sg + 1) {                /* cached before the cycle began: stale */
-        atomic_store(&s->sweepgen, sg - 1);
-        sweep_span(h, c, s, true, false);
-    } else if (atomic_load(&h->marking)) {
+    /* (Go also handles a span cached before a cycle began, sweepgen h+1: ga_gc_begin
+     * releases every cache first, so galloc never has one.) */
+    if (ssg != sg + 3)
+        ga_heap_report_broken(h, "uncacheSpan: span %#lx has sweepgen %u, not cached (h %u)",
+                              (unsigned long)s->startAddr, ssg, sg);
+    if (atomic_load(&h->marking)) {
         /* Never sweep while a cycle marks: a sweep without marks clears gcmarkBits (the
          * marks set so far and the black marks of allocations made meanwhile) and leaves
          * stale Green Tea marks on the slots it frees, so after ga_gc_end live objects

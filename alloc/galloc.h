@@ -67,8 +67,8 @@ typedef struct ga_heap_options {
     uintptr_t arena_hint;      /* 0: default hint list; else the first hint (64 MiB aligned) */
     size_t max_heap_bytes;     /* 0: unlimited; growth beyond fails with ENOMEM */
     /* Scavenger policy: keep at most this many free-but-unreleased bytes after each
-     * ga_scavenge_policy() step. SIZE_MAX disables policy scavenging. 0 = default (64 MiB
-     * retained... see heap.c). */
+     * ga_scavenge_policy() step. SIZE_MAX disables policy scavenging. 0 = default (2 MiB
+     * retained, GA_DEFAULT_RETAIN in scavenge.c). */
     size_t scavenge_retain_bytes;
     bool poison_free;          /* fill freed slots with 0xdf bytes (junk) at sweep */
     int plant;                 /* ga_plant: a deliberate bug, for proving the harness (0 = none) */
@@ -198,10 +198,11 @@ typedef struct ga_stats {
     uint64_t num_gc;
     uint64_t spans_inuse, pages_inuse;
     uint64_t sys;             /* all bytes mapped from the OS, metadata included */
-    uint64_t meta_sys;        /* metadata bytes */
+    uint64_t meta_sys;        /* metadata bytes mapped: spans, bitmaps, caches, the heap itself,
+                               * the arena index (32 MiB, touched sparsely), the page allocator */
     struct { uint64_t size, mallocs, frees; } by_size[GA_NUM_SIZE_CLASSES];
 } ga_stats;
-/* Reads statistics. Exact (E1..E9 hold) when the heap is quiescent; counts held in
+/* Reads statistics. Exact (invariants E1-E4, E6, E8 of verify.c hold) when the heap is quiescent; counts held in
  * live caches are folded in without flushing them. */
 void ga_read_stats(ga_heap *h, ga_stats *st);
 
@@ -217,7 +218,7 @@ typedef struct ga_report {
 /* Checks every invariant at every level; returns 0 if all hold, else the code of the
  * first violation (also in *r). Never aborts. Requires quiescence. */
 int ga_verify(ga_heap *h, ga_report *r);
-/* Cheaper: only the span containing p (span-level invariants A1..A13, list membership). */
+/* Cheaper: only the span containing p (span-level invariants A1-A12, list membership). */
 int ga_verify_span(ga_heap *h, const void *p, ga_report *r);
 /* The same with flags: GA_VERIFY_NO_ZERO_SCAN skips A12 (free slots of a span that needs
  * no zeroing read as zero), the one check whose cost grows with the span's free bytes. */

@@ -1,14 +1,16 @@
 /*
  * gc.c — GC-style cycles and sweeping (spec §8, §12.3), driven by the caller.
  *
- * A cycle is stop-the-world: ga_gc_begin finishes all sweeping (finishsweep_m), flushes
- * every mcache and clears page marks; the caller marks live objects with ga_gc_mark;
+ * A cycle is stop-the-world: ga_gc_begin finishes all sweeping (finishsweep_m) and flushes
+ * every mcache; the caller marks live objects with ga_gc_mark;
  * ga_gc_end bumps sweepgen by 2, which by list parity makes every span unswept. Spans
  * are then swept lazily (cacheSpan, ga_sweep): objects not marked are reclaimed, empty
  * spans go back to the heap. Allocations made while marking are allocated black
  * (cache.c). Marks go to gcmarkBits, or to the Green Tea trailer for 16..512-byte
  * classes (merged at sweep, span.c). Nothing is swept while a cycle marks: a sweep
  * without marks would discard them (central.c keeps requested sweeps waiting).
+ * Go's per-arena pageMarks (which let its sweeper free whole spans fast) are left out:
+ * galloc's sweep reads each span's marks directly.
  * Calls: cache.c (releaseAll), central.c (sweeping).
  */
 #include "internal.h"
@@ -21,9 +23,6 @@ void ga_mark_slot(ga_heap *h, ga_mspan *s, unsigned i)
     } else {
         s->gcmarkBits[i >> 6] |= 1ull << (i & 63);
     }
-    ga_heaparena *ha = ga_arena_of(h, s->startAddr);
-    size_t pg = (s->startAddr / GA_PAGE_SIZE) % GA_PAGES_PER_ARENA;
-    ha->pageMarks[pg / 8] |= (uint8_t)(1u << (pg % 8));
 }
 
 size_t ga_sweep(ga_heap *h, size_t max_spans)
@@ -40,10 +39,6 @@ void ga_gc_begin(ga_heap *h)
     GA_SCHED_POINT(h, "gc.begin", h);
     for (ga_mcache *c = h->caches; c; c = c->next) ga_cache_release_all(c);
     ga_sweep(h, SIZE_MAX);                       /* finishsweep_m */
-    GA_MUTEX_LOCK(h, &h->lock, "heap.lock");
-    for (size_t i = 0; i < h->nheapArenas; i++)
-        memset(h->arenas[h->heapArenas[i]]->pageMarks, 0, sizeof h->arenas[0]->pageMarks);
-    GA_MUTEX_UNLOCK(h, &h->lock);
     GA_SCHED_POINT(h, "gc.begin.marking", h);
     atomic_store(&h->marking, true);
     GA_SCHED_POINT(h, "gc.begin.sweep", h);

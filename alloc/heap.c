@@ -264,7 +264,6 @@ static bool init_span(ga_heap *h, ga_mspan *s, ga_spanclass spc, uintptr_t base,
     s->plant = (uint8_t)h->opt.plant;
     if (h->opt.plant == GA_PLANT_NO_NEEDZERO) needzero = false;
     s->needzero = needzero;
-    s->freeIndexForScan = 0;
     __atomic_store_n(&s->cachedBy, NULL, __ATOMIC_RELAXED);
     atomic_store_explicit(&s->sweepRequested, 0, memory_order_relaxed);
     if (c == 0) {
@@ -415,7 +414,6 @@ void ga_heap_free_span(ga_heap *h, ga_mspan *s)
     ga_heaparena *ha = ga_arena_of(h, s->startAddr);
     page_bit(ha->pageInUse, s->startAddr, false);
     page_bit(ha->pageUseSpanInlineMarkBits, s->startAddr, false);
-    page_bit(ha->pageMarks, s->startAddr, false);
     h->pagesInUse -= s->npages;
     size_t nbytes = s->npages * GA_PAGE_SIZE;
     h->heapFree += nbytes;
@@ -501,7 +499,6 @@ ga_heap *ga_heap_new(const ga_heap_options *opt)
         errno = e ? e : ENOMEM;
         return NULL;
     }
-    h->rand_state = h->opt.seed;
     return h;
 }
 

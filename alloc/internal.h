@@ -12,9 +12,9 @@
  * sweeping), stats.c, verify.c (reads everything, changes nothing), sizeclass*.c.
  *
  * Deliberate differences from the Go runtime, each for a reason:
- * - mcentral keeps its four sets as intrusive lists under a per-class mutex instead of
+ * - mcentral keeps its four sets as intrusive lists under a per-class spinlock instead of
  *   lock-free spanSets: explicit free must move a span between sets in O(1), and a
- *   mutex per class makes that simple and obviously correct. Entries are never stale.
+ *   lock per class makes that simple and obviously correct. Entries are never stale.
  * - Explicit free: ga_free sets the slot's bit in the span's freedBits (atomic), and
  *   asks once for the span to be swept (sweepRequested). Sweeping — the same code that
  *   reclaims unmarked objects after a GC cycle — consumes freedBits. A span that is
@@ -68,7 +68,7 @@ static inline void ga_spin_lock(ga_spinlock *l)
 }
 static inline void ga_spin_unlock(ga_spinlock *l) { atomic_store_explicit(&l->v, 0, memory_order_release); }
 
-enum ga_span_state { GA_SPAN_DEAD = 0, GA_SPAN_INUSE = 1, GA_SPAN_MANUAL = 2 };
+enum ga_span_state { GA_SPAN_DEAD = 0, GA_SPAN_INUSE = 1 };   /* no manual (stack) spans */
 
 struct ga_spanlist;
 struct ga_mcache;
@@ -87,7 +87,6 @@ typedef struct ga_mspan {
     _Atomic uint32_t freeindex;        /* slots below are allocated */
     uint16_t nelems;
     uint16_t allocCount;
-    uint16_t freeIndexForScan;
     uint16_t allocCountBeforeCache;
     uint16_t nwords;                   /* bitmap words: ceil(nelems/64) */
     ga_spanclass spanclass;
@@ -114,7 +113,6 @@ typedef struct ga_mspan {
 typedef struct ga_heaparena {
     ga_mspan *spans[GA_PAGES_PER_ARENA];           /* page -> span; stale for free pages */
     uint8_t pageInUse[GA_PAGES_PER_ARENA / 8];     /* first page of each InUse span */
-    uint8_t pageMarks[GA_PAGES_PER_ARENA / 8];     /* span has a marked object */
     uint8_t pageUseSpanInlineMarkBits[GA_PAGES_PER_ARENA / 8];
     uintptr_t zeroedBase;                          /* offset below which memory was used */
     uintptr_t base;
@@ -219,12 +217,10 @@ struct ga_heap {
     size_t nallspans, capallspans;
 
     ga_mcache *caches;                /* all live caches */
-    uint64_t rand_state;
 
     /* page-level stats (heap lock), spec §5.5/§5.7 */
     uint64_t pagesInUse;
     uint64_t heapInUse, heapFree, heapReleased, heapGrown, heapSys;
-    size_t maxUsedZeroedBase;
     ga_counters cnt;
 
     ga_error_fn errfn;

@@ -168,7 +168,6 @@ unsigned ga_span_sweep_bits(ga_heap *h, ga_mspan *s, bool use_marks)
     /* Publish the new allocBits before freeindex drops to 0: a concurrent validator
      * that reads freeindex == 0 (acquire) must see every live slot's bit set. */
     atomic_store_explicit(&s->freeindex, 0, memory_order_release);
-    s->freeIndexForScan = 0;
     s->allocCount = (uint16_t)nalloc;
     __atomic_store_n(&s->ownerFrees, 0, __ATOMIC_RELAXED);
     ga_span_refill_alloc_cache(s, 0);

@@ -46,8 +46,10 @@ void ga_stats_compute(ga_heap *h, ga_stats *st)
     st->heap_idle = h->heapFree + h->heapReleased;
     st->heap_sys = h->heapInUse + h->heapFree + h->heapReleased;
     st->pages_inuse = h->pagesInUse;
-    st->meta_sys = h->metaSys;
-    st->sys = h->heapSys + h->metaSys;
+    /* every metadata mapping: persistent chunks (fixalloc, bitmaps, hints), the heap struct,
+     * the arena index (mapped whole, touched sparsely) and the page allocator's blocks */
+    st->meta_sys = h->metaSys + sizeof *h + GA_ARENA_L2_ENTRIES * sizeof(ga_heaparena *) + pa_meta_bytes(h->pages);
+    st->sys = h->heapSys + st->meta_sys;
     pthread_mutex_unlock(&h->lock);
 
     st->large_alloc = atomic_load(&h->cnt.largeAlloc);

@@ -137,10 +137,10 @@ static int check_span(ga_heap *h, ga_mspan *s, bool zero_scan, ga_report *r)
                         SPANF ": large span nelems %u elemsize %zu divMul %u limit %#lx allocCount %u",
                         SPANA(s), s->nelems, s->elemsize, s->divMul, (unsigned long)s->limit, s->allocCount);
     }
-    if (s->freeIndexForScan > fi || fi > s->nelems || s->allocCount > s->nelems)
+    if (fi > s->nelems || s->allocCount > s->nelems)
         return fail(r, GA_V_SPAN, "A4", base, base, -1,
-                    SPANF ": freeIndexForScan %u freeindex %u allocCount %u nelems %u",
-                    SPANA(s), s->freeIndexForScan, fi, s->allocCount, s->nelems);
+                    SPANF ": freeindex %u allocCount %u nelems %u",
+                    SPANA(s), fi, s->allocCount, s->nelems);
     unsigned counted = ga_span_count_allocated(s);
     unsigned owner_pending = 0;
     if (counted != s->allocCount)
@@ -201,9 +201,9 @@ static int check_span(ga_heap *h, ga_mspan *s, bool zero_scan, ga_report *r)
         }
     }
     bool cached = s->cachedBy != NULL;
-    if (!(sg == hsg - 2 || sg == hsg || sg == hsg + 1 || sg == hsg + 3))
+    if (!(sg == hsg - 2 || sg == hsg || sg == hsg + 3))
         return fail(r, GA_V_SPAN, "A8", base, base, -1, SPANF ": sweepgen %u with heap sweepgen %u", SPANA(s), sg, hsg);
-    if (cached != (sg == hsg + 1 || sg == hsg + 3) || (cached && s->cachedBy->alloc[s->spanclass] != s))
+    if (cached != (sg == hsg + 3) || (cached && s->cachedBy->alloc[s->spanclass] != s))
         return fail(r, GA_V_SPAN, "A9", base, base, -1, SPANF ": sweepgen %u (h=%u) but cachedBy %p",
                     SPANA(s), sg, hsg, (void *)s->cachedBy);
     ga_heaparena *ha = ga_arena_of(h, base);
@@ -272,14 +272,14 @@ static int check_span(ga_heap *h, ga_mspan *s, bool zero_scan, ga_report *r)
 static int check_cache(ga_heap *h, ga_mcache *c, ga_report *r)
 {
     uint32_t hsg = atomic_load(&h->sweepgen);
-    if (c->flushGen != hsg && c->flushGen != hsg - 2)
+    if (c->flushGen != hsg)   /* ga_gc_end brings every cache up to date */
         return fail(r, GA_V_CACHE, "B2", 0, (uintptr_t)c, -1, "mcache %p: flushGen %u with h %u", (void *)c, c->flushGen, hsg);
     for (unsigned i = 0; i < GA_NUM_SPAN_CLASSES; i++) {
         ga_mspan *s = c->alloc[i];
         if (s == &ga_emptymspan) continue;
         uint32_t sg = atomic_load(&s->sweepgen);
         if (s->spanclass != i || atomic_load(&s->state) != GA_SPAN_INUSE || s->cachedBy != c ||
-            !(sg == hsg + 3 || (sg == hsg + 1 && c->flushGen == hsg - 2)))
+            sg != hsg + 3)   /* no stale (h+1) spans: ga_gc_begin releases every cache */
             return fail(r, GA_V_CACHE, "B1", s->startAddr, s->startAddr, -1,
                         "mcache %p alloc[%u]: span %#lx spc %u state %u sweepgen %u (h %u) cachedBy %p",
                         (void *)c, i, (unsigned long)s->startAddr, s->spanclass, (unsigned)atomic_load(&s->state),

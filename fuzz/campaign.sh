@@ -34,6 +34,10 @@
 # (to measure time-to-find from nothing). --sync DIR: AFL++ across machines — every machine
 # uses the same shared DIR as -o; exactly one runs --role main (the -M instance).
 # Output: fuzz/out/<target>-<engine>-<plant|noplant>-<date>/ (git-ignored).
+# Exit status: 0 the campaign ran and found nothing new (with --plant: it found the plant and
+# no new real bug); 1 it found something new (a signature not yet in corpora/regressions/ or
+# fuzz/findings/, stored or not), or with --plant did not find the plant; 2 usage or build
+# error; 130 interrupted. -h / --help prints this header and exits 0.
 set -uo pipefail
 { # the whole script is one compound command: bash reads it completely before running it,
   # so editing this file while a campaign runs cannot derail that campaign
@@ -41,8 +45,19 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
 store=1 engine="" target="" minutes=10 jobs=$(nproc) plant="" until_crash=0 fresh=0 merge=1 max_len="" out="" sync="" role=main
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+# usage [STATUS]: the header comment (every line from the second to the first that is not a
+# comment), on stdout for --help (exit 0), on stderr after a usage error (exit 2)
+usage() {
+  local rc=${1:-2}
+  awk 'NR == 1 { next } !/^#/ { exit } { sub(/^# ?/, ""); print }' "$0" >&"$((rc ? 2 : 1))"
+  exit "$rc"
+}
+bad() { echo "campaign: $*" >&2; usage 2; }
 while (($#)); do
+  case "$1" in
+    --engine|--target|--minutes|--jobs|--plant|--max-len|--out|--sync|--role)
+      (($# >= 2)) || bad "$1 needs a value";;
+  esac
   case "$1" in
     --engine) engine=$2; shift 2;;
     --target) target=$2; shift 2;;
@@ -57,14 +72,16 @@ while (($#)); do
     --out) out=$2; shift 2;;
     --sync) sync=$2; shift 2;;
     --role) role=$2; shift 2;;
-    -h|--help) usage;;
-    *) echo "campaign: unknown argument '$1'" >&2; usage;;
+    -h|--help) usage 0;;
+    *) bad "unknown argument '$1'";;
   esac
 done
-case "$engine" in libfuzzer|afl) ;; *) echo "campaign: --engine libfuzzer|afl" >&2; usage;; esac
-case "$target" in fuzz_ops|fuzz_span|fuzz_pagealloc|fuzz_text) ;; *) echo "campaign: --target fuzz_ops|fuzz_span|fuzz_pagealloc|fuzz_text" >&2; usage;; esac
+case "$engine" in libfuzzer|afl) ;; *) bad "--engine libfuzzer|afl";; esac
+case "$target" in fuzz_ops|fuzz_span|fuzz_pagealloc|fuzz_text) ;; *) bad "--target fuzz_ops|fuzz_span|fuzz_pagealloc|fuzz_text";; esac
+case "$role" in main|secondary) ;; *) bad "--role main|secondary";; esac
 [[ "$minutes" =~ ^[0-9]+([.][0-9]+)?$ ]] || { echo "campaign: --minutes N" >&2; exit 2; }
 [[ "$jobs" =~ ^[1-9][0-9]*$ ]] || { echo "campaign: --jobs N" >&2; exit 2; }
+[ -z "$max_len" ] || [[ "$max_len" =~ ^[1-9][0-9]*$ ]] || { echo "campaign: --max-len N" >&2; exit 2; }
 secs=$(awk -v m="$minutes" 'BEGIN { printf "%d", m * 60 }')
 ((secs > 0)) || secs=1
 if [ -z "$max_len" ]; then
@@ -334,14 +351,21 @@ trap - INT TERM
 # ---- minimize and store -----------------------------------------------------------------------
 slug() { tr '/ :' '___' <<<"$1" | tr -cd 'A-Za-z0-9_.-'; }
 stored=()
+nnew=0 nnew_bug=0   # findings whose signature the tree does not hold yet (the exit status)
 for key in "${!sig_first[@]}"; do
   cls=${sig_class[$key]}; sig=${key#*|}; f=${sig_file[$key]}; inst=${sig_inst[$key]}
-  known=""
-  ((store)) && known=$(ls -1 "$ROOT/corpora/regressions/$target/$cls--$(slug "$sig")--"* "$ROOT/fuzz/findings/$target/$cls--$(slug "$sig")--"* 2>/dev/null | grep -v '\.\(md\|txt\)$' | head -1)
-  if [ -n "$known" ]; then
+  # known: the tree holds this signature already (looked up with --no-store too, for the exit
+  # status; --no-store still minimizes and stores known ones into the output directory, where
+  # ci/nightly.sh lists them as known)
+  known=$(ls -1 "$ROOT/corpora/regressions/$target/$cls--$(slug "$sig")--"* "$ROOT/fuzz/findings/$target/$cls--$(slug "$sig")--"* 2>/dev/null | grep -v '\.\(md\|txt\)$' | head -1)
+  if [ -n "$known" ] && ((store)); then
     stored+=("[$cls] $sig: already stored as ${known#"$ROOT"/} (found again at ${sig_time[$key]} s)")
     say "known [$cls] $sig: ${known#"$ROOT"/} (not stored again)"
     continue
+  fi
+  if [ -z "$known" ]; then
+    nnew=$((nnew + 1))
+    [ "$cls" = bug ] && nnew_bug=$((nnew_bug + 1))
   fi
   cfg=$(grep "^$inst=" "$out/instances" 2>/dev/null | head -1 | cut -d= -f2-)
   if [ "$cls" = bug ]; then envrun="$cfg"; canon=""; else envrun="${plantenv[*]} $cfg"; canon="${plantenv[*]}"; fi
@@ -493,8 +517,10 @@ echo
 echo "== campaign summary: $engine $target, plant ${plant:-none}, $(( $(date +%s) - T0 )) s, output $out"
 if ((${#stored[@]})); then printf '  %s\n' "${stored[@]}"; else echo "  no findings"; fi
 [ -s "$out/triage/unreproducible" ] && echo "  unreproducible crash files: $(wc -l <"$out/triage/unreproducible") (list: $out/triage/unreproducible)"
+plant_found=0
 if [ -n "$plant" ]; then
   if ((found_target)) || printf '%s\n' "${stored[@]}" | grep -q "^\[$plant\]"; then
+    plant_found=1
     t=$(for key in "${!sig_first[@]}"; do [ "${sig_class[$key]}" = "$plant" ] && echo "${sig_time[$key]}"; done | sort -n | head -1)
     echo "  plant $plant: FOUND after ${t:-?} s"
   else
@@ -513,5 +539,14 @@ else
       awk -v n="$(basename "$l" .log)" '$3 > 0 {printf "  libFuzzer %-10s %9d execs in %d s: %d exec/s, corpus %d\n", n, $1, $3, $1 / $3, $2}'
   done
 fi
+# the verdict (see the header): without --plant any new finding fails; with --plant the plant
+# is the expected finding, and a new real bug or a missed plant fails
+if [ -n "$plant" ]; then
+  if ((!plant_found)); then echo "== exit 1: plant $plant not found"; exit 1; fi
+  if ((nnew_bug)); then echo "== exit 1: $nnew_bug new real bug(s)"; exit 1; fi
+elif ((nnew)); then
+  echo "== exit 1: $nnew new finding(s)"; exit 1
+fi
+echo "== exit 0: nothing new"
 exit 0
 }

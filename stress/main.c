@@ -15,10 +15,15 @@
  *   - end an epoch: when the op log reaches --epoch-ops, every object dies in a GC cycle
  *     with nothing marked, stats must show an empty heap, and the heap is destroyed and
  *     created anew (so a reproducer is one heap lifetime, never a whole night's run);
- *   - switch the mixed profile's phase (shared hand-off structures are drained first).
- * A finding (from any thread or the coordinator) stops every thread; the coordinator
- * then prints the invariant, the object, the thread and every thread's last ops, writes
- * the reproducer (oplog.c), prints the replay and rerun commands and exits 1.
+ *   - switch the mixed profile's phase: close the phase's books (progress.c: every thread
+ *     must have reached the floor), then hand over a state every profile can work from:
+ *     the shared hand-off structures drained, every thread's table emptied (explicit
+ *     frees; what only a GC can reclaim, tiny-allocator objects, dies in a GC cycle that
+ *     marks nothing), so no phase inherits a table it cannot free.
+ * A finding (from any thread, the coordinator or the watchdog) stops every thread; the
+ * coordinator then prints the invariant, the object, the thread and every thread's last
+ * ops, writes the reproducer (oplog.c), prints the replay command (deterministic) and the
+ * rerun command (not deterministic), and exits 1.
  */
 #include "stress.h"
 
@@ -50,11 +55,17 @@ static const char *USAGE =
 "  --repro FILE         where a finding's reproducer goes (default galloc-stress-PROFILE-sSEED-tTHREADS.ops)\n"
 "  --verify-every S     seconds between stop-the-world verifications (default 1)\n"
 "  --gc-every S         seconds between GC cycles in the gc and tiny profiles (default 0.25)\n"
-"  --phase S            mixed: seconds per profile phase (default: run time / 16, 0.25..10)\n"
+"  --phase S            mixed: seconds of running time (stop-the-world pauses not counted) per profile\n"
+"                       phase (default: run time / 16, 0.25..10)\n"
 "  --epoch-ops N        ops logged per heap lifetime (default 1000000); 0: one heap, no op log,\n"
 "                       no reproducer\n"
 "  --replay-budget B    live bytes galloc-replay is assumed to allow (default 256m)\n"
 "  --progress S         seconds between progress lines when stderr is not a terminal (default 10)\n"
+"  --min-rate N         floor: in every phase each worker thread must do at least max(1, N x the phase's\n"
+"                       running seconds) ops (allocations + frees; large: N / 20), or the run fails\n"
+"                       (default 200; 0: off)\n"
+"  --watchdog S         a worker without an op for S seconds of running time, or a coordinator stuck for\n"
+"                       S seconds (at a stop-the-world point a thread never reaches), is a finding (default 30; 0: off)\n"
 "  -q, --quiet          no progress line\n"
 "  -h, --help\n";
 
@@ -97,6 +108,9 @@ static void parse_args(int argc, char **argv, config *c)
     c->progress_every = 10;
     c->epoch_ops = 1000000;
     c->replay_budget = (size_t)256 << 20;
+    c->min_rate = 200;
+    c->watchdog = 30;
+    c->fault_profile = -1;
     bool have_secs = false;
     for (int i = 1; i < argc; i++) {
         char name[64];
@@ -163,6 +177,22 @@ static void parse_args(int argc, char **argv, config *c)
             const char *v = VAL();
             if (!gh_parse_size(v, &u)) usage_error("--epoch-ops wants a count, got '%s'", v);
             c->epoch_ops = u;
+        } else if (IS("--min-rate") || IS("--watchdog")) {
+            const char *v = VAL();
+            if (!parse_secs(v, &d)) usage_error("this option wants a number >= 0, got '%s'", v);
+            if (IS("--min-rate")) c->min_rate = d;
+            else c->watchdog = d;
+        } else if (IS("--test-fault")) {   /* hidden: idle|block:SLOT[:PROFILE] (stress/tests/progress.sh) */
+            const char *v = VAL();
+            char kind[16] = "", prof[32] = "";
+            unsigned slot = 0;
+            int n = sscanf(v, "%15[a-z]:%u:%31[a-z]", kind, &slot, prof);
+            if (n < 2 || (strcmp(kind, "idle") != 0 && strcmp(kind, "block") != 0))
+                usage_error("--test-fault wants idle:SLOT[:PROFILE] or block:SLOT[:PROFILE], got '%s'", v);
+            c->fault_kind = strcmp(kind, "idle") == 0 ? FAULT_IDLE : FAULT_BLOCK;
+            c->fault_slot = (int)slot;
+            if (n == 3 && ((c->fault_profile = st_profile_from_name(prof)) < 0 || c->fault_profile == PR_MIXED))
+                usage_error("--test-fault: unknown profile '%s'", prof);
         } else if (IS("--replay-budget")) {
             const char *v = VAL();
             if (!gh_parse_size(v, &u) || u == 0) usage_error("--replay-budget wants bytes, got '%s'", v);
@@ -175,6 +205,31 @@ static void parse_args(int argc, char **argv, config *c)
     }
     if (!have_secs && !c->ops) c->seconds = 10;
     if (c->plant && c->backend != BE_GALLOC) usage_error("--plant needs --backend=galloc%s", "");
+    if (c->fault_kind && c->fault_slot >= c->threads) usage_error("--test-fault: no such thread slot (see --threads)%s", "");
+}
+
+/* The command that runs this configuration again (free-running: not deterministic). */
+static void build_rerun(config *c)
+{
+    char *b = c->rerun;
+    size_t n = sizeof c->rerun, l = 0;
+#define ADD(...) do { if (l < n) l += (size_t)snprintf(b + l, n - l, __VA_ARGS__); } while (0)
+    ADD("%s --profile %s --threads %d --seed %" PRIu64, c->argv0, st_profile_name(c->profile), c->threads, c->seed);
+    if (c->seconds > 0) ADD(" --seconds %g", c->seconds);
+    else ADD(" --ops %" PRIu64, c->ops);
+    if (c->phase > 0) ADD(" --phase %g", c->phase);
+    if (c->backend == BE_SYSTEM) ADD(" --backend=system");
+    if (!c->verify) ADD(" --no-verify");
+    if (c->plant) ADD(" --plant %s", ga_plant_name(c->plant));
+    if (c->verify_every != 1.0) ADD(" --verify-every %g", c->verify_every);
+    if (c->gc_every != 0.25) ADD(" --gc-every %g", c->gc_every);
+    if (c->epoch_ops != 1000000) ADD(" --epoch-ops %" PRIu64, c->epoch_ops);
+    if (c->min_rate != 200) ADD(" --min-rate %g", c->min_rate);
+    if (c->watchdog != 30) ADD(" --watchdog %g", c->watchdog);
+    if (c->fault_kind)
+        ADD(" --test-fault %s:%d%s%s", c->fault_kind == FAULT_IDLE ? "idle" : "block", c->fault_slot, c->fault_profile >= 0 ? ":" : "",
+            c->fault_profile >= 0 ? st_profile_name(c->fault_profile) : "");
+#undef ADD
 }
 
 /* ---- stop-the-world, coordinator side ---------------------------------------------- */
@@ -183,6 +238,7 @@ static tctx *coord(void) { return &G.t[G.cfg.threads]; }
 static void stw_begin(void)
 {
     pthread_mutex_lock(&G.stw_m);
+    stw_mark_begin();
     atomic_store(&G.stw_req, 1);
     while (G.parked < G.registered) pthread_cond_wait(&G.stw_parked_cv, &G.stw_m);
     pthread_mutex_unlock(&G.stw_m);
@@ -192,6 +248,7 @@ static void stw_end(void)
 {
     pthread_mutex_lock(&G.stw_m);
     atomic_store(&G.stw_req, 0);
+    stw_mark_end();
     G.parked = 0;
     G.stw_gen++;
     pthread_cond_broadcast(&G.stw_resume_cv);
@@ -381,6 +438,7 @@ static uint64_t ns_since(double t0) { return (uint64_t)((st_now() - t0) * 1e9); 
 static void stw_verify(void)
 {
     double t0 = st_now();
+    coord_beat("a stop-the-world verification");
     stw_begin();
     if (G.logging) merge_advance();
     scan_res sr;
@@ -409,6 +467,7 @@ static void drop_counters(int slot, const orec *o)
 static void stw_gc(void)
 {
     double t0 = st_now();
+    coord_beat("a stop-the-world GC cycle");
     stw_begin();
     drain_shared();
     if (G.logging) merge_advance();
@@ -567,17 +626,75 @@ static void epoch_end(bool final)
 
 static void stw_epoch_end(void)
 {
+    coord_beat("the end of a heap epoch (stop-the-world)");
     stw_begin();
     epoch_end(false);
     stw_end();
 }
 
+/* Hands the next phase of mixed a state it can work from, whatever ran before: every
+ * thread's table empty. Objects that can be freed are freed (by the coordinator: logged
+ * like any free); tiny-allocator objects, which only a GC cycle reclaims, die in one that
+ * marks nothing (`gc keep=0`, as at the end of an epoch). Without this a tiny phase left
+ * every table full of tiny objects, and frag, threads and churn, which never run GC, could
+ * free none of them: they spun without an op until the next gc phase (issue 13). Only
+ * while every worker is parked, after drain_shared. */
+static void handover(void)
+{
+    tctx *c = coord();
+    uint64_t tiny = 0;
+    for (int s = 0; s < G.cfg.threads && !failed(); s++) {
+        tctx *t = &G.t[s];
+        size_t w = 0;
+        for (size_t i = 0; i < t->ntab; i++) {
+            orec o = t->tab[i];
+            if (st_is_tiny(&o)) { t->tab[w++] = o; tiny++; continue; }
+            if (!st_free(c, &o)) {          /* a finding: keep the books of the rest */
+                memmove(&t->tab[w], &t->tab[i + 1], (t->ntab - i - 1) * sizeof *t->tab);
+                t->ntab = w + (t->ntab - i - 1);
+                return;
+            }
+        }
+        t->ntab = w;
+        t->scan_cursor = 0;
+        t->frag_phase = 0;                  /* frag starts from its fill step with new sizes */
+        t->frag_size_a = t->frag_size_b = 0;
+    }
+    if (failed() || !tiny || G.cfg.backend != BE_GALLOC) return;
+    if (G.logging) {
+        merge_advance();
+        gh_op op = { .kind = GH_GC, .a = 0, .b = 0, .c = GH_GC_SWEEP_ALL };
+        merge_emit(&op, -1);
+    }
+    ga_gc_begin(G.heap);
+    ga_gc_end(G.heap);
+    ga_sweep(G.heap, SIZE_MAX);
+    G.epoch_gcs++;
+    G.gcs++;
+    for (int s = 0; s < G.cfg.threads; s++) {
+        tctx *t = &G.t[s];
+        for (size_t i = 0; i < t->ntab; i++) {
+            orec *o = &t->tab[i];
+            if (G.logging) merge_kill(o->id);
+            drop_counters(s, o);
+            ring_add(c, LK_GCDEAD, 0, o->id, o->p, o->size, 0, 0);
+            G.gc_reclaimed++;
+        }
+        t->ntab = 0;
+    }
+}
+
 static void stw_phase(int next)
 {
+    coord_beat("a phase switch (stop-the-world)");
     stw_begin();
-    drain_shared();
-    atomic_store(&G.profile_now, next);
-    G.phases++;
+    if (phase_close()) {
+        drain_shared();
+        handover();
+        atomic_store(&G.profile_now, next);
+        G.phases++;
+        phase_open(next);
+    }
     stw_end();
 }
 
@@ -618,15 +735,18 @@ static void report_finding(double elapsed)
             f->thread == c->threads ? " (the coordinator, at a stop-the-world point)" : "", st_profile_name(f->profile), elapsed, G.epoch);
     fprintf(o, "  last ops of every thread (oldest first):\n");
     print_rings(o);
-    char rerun[1500], amount[64];
-    if (c->seconds > 0) snprintf(amount, sizeof amount, "--seconds %g", c->seconds);
-    else snprintf(amount, sizeof amount, "--ops %" PRIu64, c->ops);
-    snprintf(rerun, sizeof rerun, "%s --profile %s --threads %d --seed %" PRIu64 " %s%s%s", c->argv0, st_profile_name(c->profile),
-             c->threads, c->seed, amount, c->plant ? " --plant " : "", c->plant ? ga_plant_name(c->plant) : "");
-    if (c->backend == BE_SYSTEM) { size_t l = strlen(rerun); snprintf(rerun + l, sizeof rerun - l, " --backend=system"); }
+    static const char *const nondet =
+        "           NOT deterministic: the threads run free, so a rerun interleaves their ops differently; the same\n"
+        "           seed makes the same per-thread choices, not the same interleaving (a race may need several reruns)\n";
+    if (progress_finding(f->invariant)) {
+        fprintf(o, "  reproducer: none: a phase without work or a stalled thread is about time and scheduling, which a\n"
+                   "           serialized op-log replay does not have\n");
+        fprintf(o, "  rerun:   %s\n%s", c->rerun, nondet);
+        return;
+    }
     if (!G.logging) {
         fprintf(o, "  no reproducer: the op log is off (--no-verify or --epoch-ops 0)\n");
-        fprintf(o, "  rerun:   %s\n", rerun);
+        fprintf(o, "  rerun:   %s\n%s", c->rerun, nondet);
         return;
     }
     char path[1024];
@@ -646,8 +766,11 @@ static void report_finding(double elapsed)
                 path, merge_nops(), c->seed, st_profile_name(c->profile), c->threads);
         if (G.omitted_objs) fprintf(o, "; %" PRIu64 " objects over galloc-replay's caps left out", G.omitted_objs);
         fprintf(o, ")\n  replay:  %s\n", cmd);
+        fprintf(o, "           deterministic: replays this heap epoch's ops in the one serialized order the op log recorded,\n"
+                   "           identically every time; a race inside the allocator (two threads inside galloc at once) cannot\n"
+                   "           happen in a serialized replay, so the replay may run clean where the stress run did not\n");
     }
-    fprintf(o, "  rerun:   %s\n", rerun);
+    fprintf(o, "  rerun:   %s\n%s", c->rerun, nondet);
 }
 
 /* ---- fatal signals ----------------------------------------------------------------------- */
@@ -666,8 +789,8 @@ static void on_fatal(int sig)
     fprintf(stdout, "\ngalloc-stress: FINDING: fatal signal %d (%s) in the allocator or the driver\n", sig, strsignal(sig));
     fprintf(stdout, "  last ops of every thread (oldest first):\n");
     print_rings(stdout);
-    fprintf(stdout, "  rerun:   %s --profile %s --threads %d --seed %" PRIu64 "\n", G.cfg.argv0, st_profile_name(G.cfg.profile),
-            G.cfg.threads, G.cfg.seed);
+    fprintf(stdout, "  rerun:   %s\n           (NOT deterministic: free-running threads; the same seed, not the same interleaving)\n",
+            G.cfg.rerun);
     fflush(stdout);
     signal(sig, SIG_DFL);
     raise(sig);
@@ -680,6 +803,7 @@ static void setup(int argc, char **argv)
     config *c = &G.cfg;
     parse_args(argc, argv, c);
     snprintf(c->argv0, sizeof c->argv0, "%s", argv[0]);
+    build_rerun(c);
     char exe[512];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n > 0) {
@@ -767,12 +891,14 @@ int main(int argc, char **argv)
                 st_profile_name(c->profile), c->threads, c->backend == BE_GALLOC ? "galloc" : "system", c->seed,
                 c->verify ? "on" : "off", c->plant ? ", plant " : "", c->plant ? ga_plant_name(c->plant) : "");
     G.t0 = st_now();
+    phase_open(atomic_load(&G.profile_now));
+    wd_start();
     for (int i = 0; i < c->threads; i++)
         if (pthread_create(&G.t[i].th, NULL, st_worker_main, &G.t[i]) != 0) {
             fprintf(stderr, "galloc-stress: cannot create thread %d\n", i);
             return 1;
         }
-    double t0 = G.t0, last_sample = t0, last_progress = t0, last_verify = t0, last_gc = t0, phase_start = t0;
+    double t0 = G.t0, last_sample = t0, last_progress = t0, last_verify = t0, last_gc = t0;
     uint64_t last_ops = 0, phase_start_ops = 0;
     double cur_rate = 0;
     size_t peak_rss = st_rss();
@@ -781,6 +907,7 @@ int main(int argc, char **argv)
     if (c->verify && c->verify_every / 2 * 1e9 < (double)tick_ns) tick_ns = (long)(c->verify_every / 2 * 1e9) + 1;
     struct timespec tick = { 0, tick_ns };
     for (;;) {
+        coord_beat("running");
         nanosleep(&tick, NULL);
         double now = st_now(), el = now - t0;
         if (failed()) break;
@@ -803,10 +930,11 @@ int main(int argc, char **argv)
             last_progress = now;
         }
         if ((c->seconds > 0 && el >= c->seconds) || (c->ops && ops >= c->ops)) break;
-        if (c->profile == PR_MIXED && ((phase > 0 && now - phase_start >= phase) || (phase_ops && ops - phase_start_ops >= phase_ops))) {
+        /* a phase lasts --phase seconds of running time: stop-the-world pauses (a gc phase
+         * spends most of its wall time in them) do not eat into a profile's share of work */
+        if (c->profile == PR_MIXED && ((phase > 0 && run_seconds() - G.phase_run0 >= phase) || (phase_ops && ops - phase_start_ops >= phase_ops))) {
             phase_idx = (phase_idx + 1) % PR_NPROF;
             stw_phase(phase_idx);
-            phase_start = st_now();
             phase_start_ops = ops;
         }
         if (gc_profile_active() && (now - last_gc >= c->gc_every || (atomic_load(&G.gc_wanted) && now - last_gc >= c->gc_every / 50))) {
@@ -819,9 +947,12 @@ int main(int argc, char **argv)
         }
         if (G.logging && atomic_load(&G.seq) >= c->epoch_ops) stw_epoch_end();
     }
+    coord_beat("joining the workers");
     atomic_store(&G.stop, 1);
     for (int i = 0; i < c->threads; i++) pthread_join(G.t[i].th, NULL);
     double elapsed = st_now() - t0;
+    coord_beat("the final checks");
+    phase_close();
     /* the final check, with every worker gone */
     if (!failed()) {
         if (c->verify) {
@@ -837,6 +968,7 @@ int main(int argc, char **argv)
         if (!failed()) epoch_end(true);
     }
     if (G.logging) merge_advance();
+    wd_stop();
     size_t rss = st_rss();
     if (rss > peak_rss) peak_rss = rss;
     struct rusage ru;

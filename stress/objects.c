@@ -187,14 +187,14 @@ static void fill_obj(finding *f, const orec *o)
 
 /* Claims the one finding slot and fills what every finding has; NULL if another thread
  * already reported (the run is stopping either way). */
-static finding *begin_finding(tctx *t, const char *inv, const char *fmt, va_list ap)
+static finding *begin_finding(int slot, const char *inv, const char *fmt, va_list ap)
 {
     if (!claim_finding()) { atomic_store(&G.stop, 1); return NULL; }
     finding *f = &G.fnd;
     memset(f, 0, sizeof *f);
     snprintf(f->invariant, sizeof f->invariant, "%s", inv);
     vsnprintf(f->message, sizeof f->message, fmt, ap);
-    f->thread = t ? t->slot : G.cfg.threads;
+    f->thread = slot;
     f->obj_owner = -1;
     return f;
 }
@@ -203,10 +203,10 @@ void st_fail(tctx *t, const char *inv, const orec *o, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    finding *f = begin_finding(t, inv, fmt, ap);
+    finding *f = begin_finding(t ? t->slot : G.cfg.threads, inv, fmt, ap);
     va_end(ap);
     if (!f) return;
-    f->profile = t && t->slot < G.cfg.threads ? t->cur_profile : atomic_load(&G.profile_now);
+    f->profile = t && t->slot < G.cfg.threads ? atomic_load(&t->cur_profile) : atomic_load(&G.profile_now);
     fill_obj(f, o);
     atomic_store(&G.stop, 1);
 }
@@ -215,7 +215,7 @@ void st_fail_report(tctx *t, const char *inv, const ga_report *r, const char *fm
 {
     va_list ap;
     va_start(ap, fmt);
-    finding *f = begin_finding(t, inv, fmt, ap);
+    finding *f = begin_finding(t ? t->slot : G.cfg.threads, inv, fmt, ap);
     va_end(ap);
     if (!f) return;
     f->profile = atomic_load(&G.profile_now);
@@ -223,6 +223,19 @@ void st_fail_report(tctx *t, const char *inv, const ga_report *r, const char *fm
         f->report = *r;
         f->obj_addr = r->addr;
     }
+    atomic_store(&G.stop, 1);
+}
+
+/* A finding about a thread (or, slot == threads, the coordinator) that is not the caller:
+ * the floor and the watchdog (progress.c). */
+void st_fail_slot(int slot, int profile, const char *inv, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    finding *f = begin_finding(slot, inv, fmt, ap);
+    va_end(ap);
+    if (!f) return;
+    f->profile = profile;
     atomic_store(&G.stop, 1);
 }
 

@@ -42,7 +42,9 @@ void ring_add(tctx *t, uint8_t kind, uint64_t seq, uint64_t id, const void *p, u
     e->kind = kind;
     e->flags = flags;
     e->align_log = (uint16_t)align_log;
-    atomic_store_explicit(&t->ring_pos, pos + 1, memory_order_relaxed);
+    /* release: a reader that loads ring_pos with acquire (a finding report from another
+     * thread, e.g. the watchdog's) sees every entry before it */
+    atomic_store_explicit(&t->ring_pos, pos + 1, memory_order_release);
 }
 
 const char *lkind_name(int k)
@@ -56,11 +58,11 @@ void print_rings(FILE *out)
     int n = G.cfg.threads + 1;
     for (int s = 0; s < n; s++) {
         tctx *t = &G.t[s];
-        unsigned pos = atomic_load(&t->ring_pos);
+        unsigned pos = atomic_load_explicit(&t->ring_pos, memory_order_acquire);
         if (!pos) continue;
         unsigned cnt = pos < 12 ? pos : 12;
         fprintf(out, "  thread %d%s (last profile %s), last %u of %u ops:\n", s, s == G.cfg.threads ? " (coordinator)" : "",
-                st_profile_name(t->cur_profile), cnt, pos);
+                st_profile_name(atomic_load(&t->cur_profile)), cnt, pos);
         for (unsigned k = pos - cnt; k != pos; k++) {
             const ringent *e = &t->ring[k % RING_N];
             fprintf(out, "    seq %-10" PRIu64 " %-13s", e->seq, lkind_name(e->kind));

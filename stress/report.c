@@ -2,7 +2,9 @@
  * report.c — what galloc-stress shows and writes: owns the sampled latency histograms
  * (log-linear, 8 sub-buckets per power of two), RSS sampling (/proc/self/statm), the
  * throughput/RSS timeline, the progress line (one rewritten line on a terminal, plain
- * periodic lines otherwise), the final summary, the --json report and the --plot files
+ * periodic lines otherwise), the final summary (with the work of every phase: ops per
+ * profile, the least any thread did in a phase), the --json report (with every phase's
+ * and every thread's ops: the proof that each phase did work) and the --plot files
  * (gnuplot: PNG and SVG of throughput and memory over time).
  */
 #include "stress.h"
@@ -171,6 +173,30 @@ void print_summary(FILE *out, double elapsed, size_t peak_rss)
     fputc('\n', out);
     fprintf(out, "  %" PRIu64 " GC cycles (%" PRIu64 " objects reclaimed by sweeping), %" PRIu64 " stop-the-world verifications, %" PRIu64 " heap epochs, %" PRIu64 " phases, %" PRIu64 " thread lives\n",
             G.gcs, G.gc_reclaimed, G.verifies, G.epochs, G.phases, s.lives);
+    /* the work of every profile's phases (progress.c checks the floor per phase and thread) */
+    fprintf(out, "  work by profile (%zu phase(s); floor per thread and phase: ", G.nphase_recs);
+    if (c->min_rate > 0) fprintf(out, "--min-rate %g ops/s x running time, large / 20):\n", c->min_rate);
+    else fprintf(out, "off, --min-rate 0):\n");
+    for (int p = 0; p < PR_NPROF; p++) {
+        size_t nph = 0, nchecked = 0;
+        uint64_t ops = 0, least = UINT64_MAX;
+        double run = 0;
+        for (size_t i = 0; i < G.nphase_recs; i++) {
+            const phase_rec *r = &G.phase_recs[i];
+            if (r->profile != p) continue;
+            nph++;
+            run += r->run_s;
+            if (r->floor) nchecked++;
+            for (int t = 0; t < c->threads; t++) {
+                ops += r->ops[t];
+                if (r->floor && r->ops[t] < least) least = r->ops[t];
+            }
+        }
+        if (!nph) continue;
+        fprintf(out, "    %-9s %3zu phase(s), %7.2f s running, %12" PRIu64 " ops", st_profile_name(p), nph, run, ops);
+        if (nchecked) fprintf(out, ", least by a thread in a checked phase %" PRIu64 " (%zu checked)\n", least, nchecked);
+        else fprintf(out, c->min_rate > 0 ? " (no phase long enough to check)\n" : " (not checked)\n");
+    }
 }
 
 /* ---- JSON --------------------------------------------------------------------------------- */
@@ -229,6 +255,27 @@ int write_json(const char *path, double elapsed, size_t peak_rss, const char *re
             ", \"num_gc\": %" PRIu64 ", \"sys\": %" PRIu64 ", \"meta_sys\": %" PRIu64 "},\n",
             st->heap_alloc, st->heap_sys, st->heap_idle, st->heap_inuse, st->heap_released, st->heap_objects, st->mallocs, st->frees,
             st->num_gc, st->sys, st->meta_sys);
+    /* proof of work: every phase with every worker thread's ops, and each thread's totals */
+    fprintf(f, "  \"min_rate\": %g,\n  \"watchdog_s\": %g,\n  \"phases\": [", c->min_rate, c->watchdog);
+    for (size_t i = 0; i < G.nphase_recs; i++) {
+        const phase_rec *r = &G.phase_recs[i];
+        uint64_t tot = 0;
+        for (int t = 0; t < c->threads; t++) tot += r->ops[t];
+        fprintf(f, "%s\n    {\"index\": %zu, \"profile\": \"%s\", \"start_s\": %.3f, \"seconds\": %.3f, \"running_s\": %.3f, "
+                "\"checked\": %s, \"floor\": %" PRIu64 ", \"ops\": %" PRIu64 ", \"ops_per_thread\": [",
+                i ? "," : "", i, st_profile_name(r->profile), r->start_s, r->wall_s, r->run_s, r->floor ? "true" : "false", r->floor, tot);
+        for (int t = 0; t < c->threads; t++) fprintf(f, "%s%" PRIu64, t ? ", " : "", r->ops[t]);
+        fprintf(f, "]}");
+    }
+    fprintf(f, "\n  ],\n  \"per_thread\": [");
+    for (int i = 0; i <= c->threads; i++) {
+        tctx *t = &G.t[i];
+        uint64_t a = atomic_load(&t->allocs), fr = atomic_load(&t->frees);
+        fprintf(f, "%s\n    {\"thread\": %d, \"role\": \"%s\", \"ops\": %" PRIu64 ", \"allocs\": %" PRIu64 ", \"frees\": %" PRIu64
+                ", \"remote_frees\": %" PRIu64 "}", i ? "," : "", i, i == c->threads ? "coordinator" : "worker", a + fr, a, fr,
+                atomic_load(&t->rfrees));
+    }
+    fprintf(f, "\n  ],\n");
     fprintf(f, "  \"timeline\": [");
     for (size_t i = 0; i < ntl; i++)
         fprintf(f, "%s\n    {\"t\": %.3f, \"ops_per_s\": %.1f, \"rss\": %zu, \"heap_inuse\": %" PRIu64 ", \"live\": %" PRIu64 "}",

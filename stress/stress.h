@@ -15,6 +15,7 @@
  *   oplog.c     per-thread op rings and epoch logs, the merge into a gh_seq (serialized
  *               interleaving), the replay simulation and the reproducer file
  *   report.c    latency histograms, progress line, JSON, gnuplot plots
+ *   progress.c  proof of work: ops per phase and thread, the floor, the watchdog thread
  *
  * Calls: alloc/galloc.h (core API), alloc/sizeclass.h (class table), harness/harness.h
  * (op model, text format), pthreads, libc.
@@ -39,6 +40,8 @@ enum profile {
     PR_MIXED = PR_NPROF
 };
 enum backend { BE_GALLOC = 0, BE_SYSTEM = 1 };
+/* --test-fault (hidden, for the tests that prove the floor and the watchdog) */
+enum fault_kind { FAULT_NONE = 0, FAULT_IDLE, FAULT_BLOCK };
 
 #define ST_MAX_THREADS 256
 
@@ -58,9 +61,13 @@ typedef struct config {
     double progress_every;      /* non-terminal progress lines (seconds) */
     uint64_t epoch_ops;         /* logged ops per heap lifetime; 0: one heap, no log */
     size_t replay_budget;       /* live-bytes budget assumed for galloc-replay */
+    double min_rate;            /* floor: ops per worker thread per running second of a phase (0: off) */
+    double watchdog;            /* seconds without progress that make a finding (0: off) */
+    int fault_kind, fault_slot, fault_profile;   /* --test-fault; fault_profile -1: every profile */
     bool quiet;
     bool progress_tty;          /* stderr is a terminal */
     char argv0[512];            /* how we were invoked (for the rerun command) */
+    char rerun[2048];           /* the command that reruns this configuration (free-running) */
     char bindir[512];           /* directory of this executable */
 } config;
 
@@ -158,8 +165,11 @@ typedef struct tctx {
     ringent ring[RING_N];
     _Atomic unsigned ring_pos;
     oplog log;
-    int cur_profile;            /* what this thread last ran (for reports) */
+    _Atomic int cur_profile;    /* what this thread last ran (for reports; read by the watchdog) */
+    _Atomic int wd_state;       /* enum wd_state: for the watchdog's report */
+    uint64_t phase_ops0;        /* allocs + frees when the current phase began (coordinator) */
 } tctx;
+enum wd_state { WD_OFF = 0, WD_RUNNING, WD_PARKED };
 
 /* ---- shared structures ----------------------------------------------------------------- */
 #define LARR_N 256
@@ -170,6 +180,15 @@ typedef struct ptrq {           /* bounded FIFO of pointers under a mutex */
     void **v;
     size_t cap, head, n;
 } ptrq;
+
+/* ---- phases (progress.c) ------------------------------------------------------------- */
+typedef struct phase_rec {
+    int profile;
+    double start_s, wall_s, run_s;   /* run_s: the part of wall_s the world was not stopped */
+    uint64_t floor;                  /* ops each worker thread had to reach; 0: not checked */
+    uint64_t *ops;                   /* allocs + frees per worker thread */
+    bool open;
+} phase_rec;
 
 /* ---- the finding ------------------------------------------------------------------------ */
 typedef struct finding {
@@ -215,6 +234,16 @@ typedef struct stress {
     ga_stats last_stats;
     _Atomic uint64_t last_heap_inuse;
     uint64_t omitted_objs;      /* objects left out of the reproducer (replay caps) */
+    /* proof of work (progress.c) */
+    phase_rec *phase_recs;
+    size_t nphase_recs, cap_phase_recs;
+    double phase_start_s, phase_run0;
+    _Atomic uint64_t stw_total_ns, stw_since_ns;   /* time the world was stopped; start of the current stop */
+    _Atomic uint64_t coord_beat_ns;                 /* the coordinator's last sign of life */
+    _Atomic(const char *) coord_doing;              /* what the coordinator is doing */
+    _Atomic int reporting;                          /* main has stopped every worker: the watchdog stands down */
+    pthread_t wd_th;
+    bool wd_started;
 } stress;
 
 extern stress G;
@@ -234,6 +263,8 @@ bool st_is_tiny(const orec *o);
 void st_fail(tctx *t, const char *inv, const orec *o, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void st_fail_report(tctx *t, const char *inv, const ga_report *r, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void st_fail_slot(int slot, int profile, const char *inv, const char *fmt, ...)   /* slot threads: coordinator */
     __attribute__((format(printf, 4, 5)));
 
 /* ---- profiles.c ------------------------------------------------------------------------ */
@@ -267,6 +298,19 @@ size_t merge_peak_bytes(void);                   /* most live bytes the replay h
 int write_repro(const char *path, char *replay_cmd, size_t n);
 void print_rings(FILE *out);
 const char *lkind_name(int k);
+
+/* ---- progress.c ------------------------------------------------------------------------ */
+uint64_t st_now_ns(void);
+uint64_t thread_ops(int slot);                   /* allocs + frees of a worker slot */
+double run_seconds(void);                        /* seconds since start the world was not stopped */
+void stw_mark_begin(void);
+void stw_mark_end(void);
+void coord_beat(const char *doing);
+void phase_open(int profile);
+bool phase_close(void);                          /* false: a thread missed the floor (a finding) */
+bool progress_finding(const char *inv);          /* a floor / watchdog finding (no reproducer) */
+void wd_start(void);
+void wd_stop(void);                              /* main stopped every worker: join the watchdog */
 
 /* ---- report.c -------------------------------------------------------------------------- */
 void hist_add(hist *h, uint64_t ns);

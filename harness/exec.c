@@ -53,7 +53,7 @@ unsigned gh_check_from_name(const char *name)
 
 static const char *const fault_names[GH_NFAULTS] = {
     "none", "scribble", "hidden-free", "hidden-alloc", "free-slot", "ptr-flip", "alias",
-    "dirty-zero", "undersize", "ref-scribble", "sut-fail", "touch-released",
+    "dirty-zero", "undersize", "ref-scribble", "sut-fail", "touch-released", "cold-slot",
 };
 const char *gh_fault_name(unsigned f) { return f < GH_NFAULTS ? fault_names[f] : "?"; }
 int gh_fault_from_name(const char *name)
@@ -92,7 +92,8 @@ static int run(const gh_seq *s, const gh_options *opt, gh_finding *f, gh_exec_st
     ho.plant = opt->alloc_plant;
     /* faults that read or write memory galloc considers free must not trip ASan's manual
      * poisoning of free slots (alloc/sanitize.h) */
-    ho.no_poison = opt->no_poison || opt->fault == GH_FAULT_FREE_SLOT || opt->fault == GH_FAULT_HIDDEN_FREE;
+    ho.no_poison = opt->no_poison || opt->fault == GH_FAULT_FREE_SLOT || opt->fault == GH_FAULT_COLD_SLOT ||
+                   opt->fault == GH_FAULT_HIDDEN_FREE;
     x->h = ga_heap_new(&ho);
     if (!x->h) {
         snprintf(f->message, sizeof f->message, "ga_heap_new failed: errno %d", errno);

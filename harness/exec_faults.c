@@ -19,6 +19,26 @@ static obj *newest(ex *x, bool want_ref, bool nontiny, bool small)
     return NULL;
 }
 
+/* Writes 0xa5 into the last free slot of o's span (clear of the span tail): it stays free
+ * for a while, so ga_verify (A12: free slots of a span that needs no zeroing are zero)
+ * sees it. False if the span has no such slot. */
+static bool write_free_slot(ex *x, const obj *o)
+{
+    size_t nslots = o->span_npages * PAGE / o->elemsize;
+    uintptr_t end = o->span + o->span_npages * PAGE - GA_GT_INLINE_MARK_BYTES - 64;
+    for (size_t i = nslots; i-- > 0;) {
+        uintptr_t sl = o->span + i * o->elemsize;
+        if (sl + o->elemsize > end || sl <= o->slot) continue;
+        ga_object_info in;
+        if (ga_lookup(x->h, (void *)sl, &in) == GA_ERR_NOT_OWNED || in.allocated || in.slot != sl) continue;
+        ((volatile uint8_t *)sl)[o->elemsize / 2] = 0xa5;
+        EM("((unsigned char *)o[%" PRIu64 "] + %zu)[%zu] = 0xa5; /* injected fault: write into a free slot */",
+           o->id, (size_t)(sl - (uintptr_t)o->sut), o->elemsize / 2);
+        return true;
+    }
+    return false;
+}
+
 void ex_apply_after_fault(ex *x)
 {
     gh_fault f = x->o->fault;
@@ -47,25 +67,20 @@ void ex_apply_after_fault(ex *x)
         (void)p;
         break;
     }
-    case GH_FAULT_FREE_SLOT: {
-        /* the last free slot of the newest small object's span (clear of the span tail):
-         * it stays free for a while, so ga_verify_span (A12) sees it, and a later
-         * allocation of the class that reaches it shows whether zeroing was skipped */
-        if (!(o = newest(x, false, true, true))) return;
-        size_t nslots = o->span_npages * PAGE / o->elemsize;
-        uintptr_t end = o->span + o->span_npages * PAGE - GA_GT_INLINE_MARK_BYTES - 64;
-        for (size_t i = nslots; i-- > 0;) {
-            uintptr_t sl = o->span + i * o->elemsize;
-            if (sl + o->elemsize > end || sl <= o->slot) continue;
-            ga_object_info in;
-            if (ga_lookup(x->h, (void *)sl, &in) == GA_ERR_NOT_OWNED || in.allocated || in.slot != sl) continue;
-            ((volatile uint8_t *)sl)[o->elemsize / 2] = 0xa5;
-            EM("((unsigned char *)o[%" PRIu64 "] + %zu)[%zu] = 0xa5; /* injected fault: write into a free slot */",
-               o->id, (size_t)(sl - (uintptr_t)o->sut), o->elemsize / 2);
-            break;
+    case GH_FAULT_COLD_SLOT:
+        /* the oldest small object: the span a sequence is least likely to touch again */
+        for (size_t i = 0; i < x->nobj; i++) {
+            obj *c = &x->objs[i];
+            if (c->large || c->tiny || !c->elemsize || !c->sut) continue;
+            if (write_free_slot(x, c)) break;
         }
         break;
-    }
+    case GH_FAULT_FREE_SLOT:
+        /* the newest small object's span: a later allocation of the class that reaches the
+         * slot shows whether zeroing was skipped */
+        if (!(o = newest(x, false, true, true))) return;
+        write_free_slot(x, o);
+        break;
     case GH_FAULT_TOUCH_RELEASED: {
         if (!(o = newest(x, false, false, false))) return;
         const ga_os *os = ga_testos_os(x->tos);

@@ -158,6 +158,8 @@ typedef enum gh_fault {
     GH_FAULT_REF_SCRIBBLE,  /* flip a byte in the glibc copy of the newest object   -> diff */
     GH_FAULT_SUT_FAIL,      /* pretend the next galloc allocation returned NULL     -> diff/status */
     GH_FAULT_TOUCH_RELEASED,/* scavenge all, then mark a live object's page unused in testos -> os */
+    GH_FAULT_COLD_SLOT,     /* write into a free slot of the OLDEST small object's span, which
+                               later ops need not touch -> verify, at the next full check */
     GH_NFAULTS
 } gh_fault;
 const char *gh_fault_name(unsigned f);

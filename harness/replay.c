@@ -56,7 +56,7 @@ static const char *USAGE =
 "  -o FILE                output file for --minimize / --emit-c / --to-text / --to-binary\n"
 "  --fault NAME           harness fault injection (testing the checks): scribble, hidden-free,\n"
 "                         hidden-alloc, free-slot, ptr-flip, alias, dirty-zero, undersize,\n"
-"                         ref-scribble, sut-fail, touch-released\n"
+"                         ref-scribble, sut-fail, touch-released, cold-slot\n"
 "  --fault-step K         apply the fault after/at step K (default 0)\n"
 "  --plant LO:HI:MIN      planted failure: freeing an object of LO..HI bytes while >= MIN others live\n"
 "  --alloc-plant NAME|N   run on a deliberately broken allocator (ga_heap_options.plant; see ga_plant)\n"

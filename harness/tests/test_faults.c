@@ -81,6 +81,35 @@ int main(void)
     expect("os: live page released", two, GH_FAULT_TOUCH_RELEASED, 1, 0, GH_CHK_OS);
     expect("content: live page released", two, GH_FAULT_TOUCH_RELEASED, 1, GH_CHK_OS, GH_CHK_CONTENT);
 
+    /* a write into a span no later op touches: the per-op checks cannot see it, the next
+     * full check must, and the executor must name the step right after the fault */
+    {
+        gh_seq s;
+        seq_from("malloc 64 noscan\nmalloc 64 noscan\nmalloc 3000\nmalloc 3000\nmalloc 5000 noscan\n"
+                 "malloc 200\nfree -1\nmalloc 9000\nmalloc 100\nmalloc 100\n", &s);
+        gh_options o;
+        gh_options_default(&o);
+        o.check_every = 8;
+        gh_finding f;
+        CHECK_EQ(gh_execute(&s, &o, &f, NULL), 0);
+        o.fault = GH_FAULT_COLD_SLOT;
+        o.fault_step = 1;
+        o.checks &= ~GH_CHK_VERIFY;                /* first with the full check's verify off: */
+        CHECK_EQ(gh_execute(&s, &o, &f, NULL), 1);  /* every span in full, at the next full check */
+        CHECK(f.check == GH_CHK_SPAN && f.located && f.step == 1, "cold slot, verify off: check %s located %d step %zu: %s",
+              gh_check_name(f.check), (int)f.located, f.step, f.message);
+        o.checks |= GH_CHK_VERIFY;
+        o.check_every = 0;                          /* only the final check */
+        CHECK_EQ(gh_execute(&s, &o, &f, NULL), 1);
+        CHECK(f.check == GH_CHK_VERIFY && f.located && f.step == 1, "cold slot: check %s located %d step %zu: %s",
+              gh_check_name(f.check), (int)f.located, f.step, f.message);
+        printf("%-28s %-14s -> %-8s step %zu (located by the re-run): %s\n", "verify: cold span, final check", "cold-slot",
+               gh_check_name(f.check), f.step, f.message);
+        o.check_every = 1;                          /* and a per-op run finds it at once */
+        CHECK_EQ(gh_execute(&s, &o, &f, NULL), 1);
+        CHECK(f.check == GH_CHK_VERIFY && !f.located && f.step == 1, "cold slot, every op: check %s step %zu", gh_check_name(f.check), f.step);
+        gh_seq_free(&s);
+    }
     /* the planted failure */
     gh_seq s;
     seq_from("malloc 10 notiny\nmalloc 20\nmalloc 30\nmalloc 1500\nfree -1\n", &s);

@@ -1,32 +1,42 @@
 #!/usr/bin/env bash
-# bench/compare.sh — galloc side by side with other allocators, through galloc-stress.
+# bench/compare.sh — galloc side by side with other allocators, in one interleaved run.
 #
-# Runs every galloc-stress profile at 1 and 2 threads (--no-verify: pure throughput) for
-#   galloc-core  galloc-stress --backend=galloc (core API, one ga_cache per thread)
-#   galloc       --backend=system under LD_PRELOAD=<build>/lib/libgalloc.so
-#   glibc        --backend=system, no preload
+# Table 1, lean workloads (bench/lean.c, galloc-lean MODE): plain malloc/free loops under
+#   glibc        no preload
 #   jemalloc     LD_PRELOAD=libjemalloc.so.2          (libjemalloc2)
 #   tcmalloc     LD_PRELOAD=libtcmalloc.so.4          (libgoogle-perftools4)
 #   mimalloc     LD_PRELOAD=libmimalloc.so.2          (libmimalloc2.0)
-# interleaved (round-robin over allocators inside every repetition, so drift hits all of
-# them alike), N repetitions, median. Missing libraries are skipped with a note.
-# Prints a table of throughput (Mops/s), ratios of galloc to each other allocator and
-# peak RSS, the verification overhead of galloc-stress itself (galloc-core verified vs
-# unverified), and writes OUT/compare.{txt,csv,png,svg} (gnuplot).
+#   galloc       LD_PRELOAD=--galloc LIB (default <build>/lib/libgalloc.so)
+# interleaved (every allocator runs each mode once per repetition), best of R
+# (--repeat). Prints Mops/s (one op = one malloc/free pair), peak RSS (ru_maxrss), the
+# ratios galloc/best peer (best of jemalloc, tcmalloc, mimalloc) and galloc/glibc, the
+# load average, and a gnuplot chart (--chart FILE, PNG; default OUT/lean.png).
 #
-#   bench/compare.sh [--build DIR] [--seconds S] [--reps N] [--threads "1 2"]
-#                    [--profiles "churn larson ..."] [--out DIR] [--no-overhead]
+# Table 2, galloc-stress profiles at 1 and 2 threads (--no-verify), median of R: also
+#   galloc-core  galloc-stress --backend=galloc (core API, one ga_cache per thread)
+# ratios of galloc to each other allocator, peak RSS, the verification overhead of
+# galloc-stress itself; OUT/compare.{txt,csv,png,svg}. Missing libraries are skipped.
+#
+#   bench/compare.sh [--build DIR] [--galloc LIB.so] [--repeat R] [--modes "pair churn ..."]
+#                    [--chart FILE.png] [--out DIR] [--no-lean] [--no-stress]
+#                    [--seconds S] [--threads "1 2"] [--profiles "churn larson ..."] [--no-overhead]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-build=build seconds=1 reps=3 threads="1 2" out= overhead=1
+build=build seconds=1 reps=3 threads="1 2" out= overhead=1 galloc_so= chart= lean=1 stress_tab=1
 profiles="churn larson prodcons large tiny frag threads gc mixed"
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+modes="pair churn xthread prodcons large bulk threads"
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 while (($#)); do
   case "$1" in
     --build) build=$2; shift 2;;
     --seconds) seconds=$2; shift 2;;
-    --reps) reps=$2; shift 2;;
+    --reps|--repeat) reps=$2; shift 2;;
+    --galloc) galloc_so=$2; shift 2;;
+    --modes) modes=$2; shift 2;;
+    --chart) chart=$2; shift 2;;
+    --no-lean) lean=0; shift;;
+    --no-stress) stress_tab=0; shift;;
     --threads) threads=$2; shift 2;;
     --profiles) profiles=$2; shift 2;;
     --out) out=$2; shift 2;;
@@ -36,8 +46,12 @@ while (($#)); do
   esac
 done
 stress=$build/bin/galloc-stress
+leanbin=$build/bin/galloc-lean
 [ -n "$out" ] || out=$build/compare
-[ -x "$stress" ] || { echo "compare.sh: $stress not found (build first: cmake --preset release && cmake --build --preset release)" >&2; exit 2; }
+[ -n "$galloc_so" ] || galloc_so=$build/lib/libgalloc.so
+[ -n "$chart" ] || chart=$out/lean.png
+[ "$lean" = 0 ] || [ -x "$leanbin" ] || { echo "compare.sh: $leanbin not found (build first)" >&2; exit 2; }
+[ "$stress_tab" = 0 ] || [ -x "$stress" ] || { echo "compare.sh: $stress not found (build first: cmake --preset release && cmake --build --preset release)" >&2; exit 2; }
 command -v python3 >/dev/null || { echo "compare.sh: python3 is needed for the tables (ci/setup.sh installs it)" >&2; exit 2; }
 mkdir -p "$out/runs"
 
@@ -58,8 +72,8 @@ find_so() {
 names=() preload=() backend=()
 add() { names+=("$1"); preload+=("$2"); backend+=("$3"); }
 add galloc-core "" galloc
-if [ -e "$build/lib/libgalloc.so" ]; then add galloc "$(cd "$build/lib" && pwd)/libgalloc.so" system
-else echo "note: $build/lib/libgalloc.so not built: skipping galloc (preload)"; fi
+if [ -e "$galloc_so" ]; then add galloc "$(cd "$(dirname "$galloc_so")" && pwd)/$(basename "$galloc_so")" system
+else echo "note: $galloc_so not found: skipping galloc (preload)"; fi
 add glibc "" system
 for spec in "jemalloc libjemalloc.so.2 libjemalloc.so" "tcmalloc libtcmalloc.so.4 libtcmalloc_minimal.so.4" "mimalloc libmimalloc.so.2 libmimalloc.so"; do
   set -- $spec
@@ -70,6 +84,93 @@ done
 echo "allocators: ${names[*]}"
 for i in "${!names[@]}"; do [ -n "${preload[$i]}" ] && echo "  ${names[$i]}: LD_PRELOAD=${preload[$i]}"; done
 
+
+# ---- table 1: lean workloads ----------------------------------------------------------
+if [ "$lean" = 1 ]; then
+  lcsv=$out/lean-runs.csv
+  echo "rep,mode,allocator,threads,ops,secs,mops,peak_rss_kib,rc" >"$lcsv"
+  load0=$(cut -d' ' -f1-3 /proc/loadavg)
+  echo "lean workloads: $modes; best of $reps; load at start $load0"
+  for rep in $(seq 1 "$reps"); do
+    for m in $modes; do
+      for i in "${!names[@]}"; do
+        [ "${names[$i]}" = galloc-core ] && continue
+        log=$out/runs/lean-${names[$i]}-$m-r$rep.log
+        if [ -n "${preload[$i]}" ]; then env LD_PRELOAD="${preload[$i]}" "$leanbin" "$m" --seed "$rep" >"$log" 2>&1
+        else "$leanbin" "$m" --seed "$rep" >"$log" 2>&1; fi
+        rc=$?
+        line=$(grep '^mode=' "$log" | tail -1)
+        get() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $line"; }
+        echo "$rep,$m,${names[$i]},$(get threads),$(get ops),$(get secs),$(get mops),$(get peak_rss_kib),$rc" >>"$lcsv"
+        [ "$rc" = 0 ] || echo "  warning: ${names[$i]} $m rep $rep exited $rc (log: $log)"
+      done
+    done
+    echo "lean repetition $rep/$reps done"
+  done
+  load1=$(cut -d' ' -f1-3 /proc/loadavg)
+  python3 - "$lcsv" "$out" "$chart" "$load0" "$load1" <<'EOF'
+import csv, sys, subprocess, shutil
+path, out, chart, load0, load1 = sys.argv[1:]
+rows = [r for r in csv.DictReader(open(path)) if r["rc"] == "0" and r["mops"]]
+modes = list(dict.fromkeys(r["mode"] for r in rows))
+allocs = [a for a in ("glibc", "jemalloc", "tcmalloc", "mimalloc", "galloc") if any(r["allocator"] == a for r in rows)]
+peers = [a for a in ("jemalloc", "tcmalloc", "mimalloc") if a in allocs]
+def best(m, a):      # best of R: the highest throughput, the smallest peak RSS
+    c = [r for r in rows if r["mode"] == m and r["allocator"] == a]
+    if not c: return None, None
+    return max(float(r["mops"]) for r in c), min(int(r["peak_rss_kib"]) for r in c)
+thr = {m: next((r["threads"] for r in rows if r["mode"] == m), "?") for m in modes}
+L = []
+L.append("Lean workloads (galloc-lean under LD_PRELOAD): best of R; Mops/s (1 op = 1 malloc/free pair), peak RSS MiB")
+L.append(f"load average: {load0} at start, {load1} at end (wall-clock figures on a loaded machine are indicative)")
+L.append(f"{'mode':<9} {'thr':>3} " + " ".join(f"{a:>9}" for a in allocs) + f" {'g/best':>7} {'g/glibc':>7} | " +
+         " ".join(f"{a[:7]+' MB':>10}" for a in allocs) + f" {'rss g/best':>10}")
+for m in modes:
+    v = {a: best(m, a) for a in allocs}
+    s = f"{m:<9} {thr[m]:>3} " + " ".join(f"{v[a][0]:>9.2f}" if v[a][0] else f"{'-':>9}" for a in allocs)
+    g = v.get("galloc", (None, None))
+    bp = max((v[a][0] for a in peers if v[a][0]), default=None)
+    br = min((v[a][1] for a in peers if v[a][1]), default=None)
+    gl = v.get("glibc", (None, None))[0]
+    s += f" {g[0]/bp:>7.2f}" if g[0] and bp else f" {'-':>7}"
+    s += f" {g[0]/gl:>7.2f}" if g[0] and gl else f" {'-':>7}"
+    s += " | " + " ".join(f"{v[a][1]/1024:>10.1f}" if v[a][1] else f"{'-':>10}" for a in allocs)
+    s += f" {g[1]/br:>10.2f}" if g[1] and br else f" {'-':>10}"
+    L.append(s)
+text = "\n".join(L)
+print(text)
+open(f"{out}/lean.txt", "w").write(text + "\n")
+with open(f"{out}/lean.csv", "w") as f:
+    f.write("mode,threads," + ",".join(f"{a}_mops,{a}_peak_rss_kib" for a in allocs) + "\n")
+    for m in modes:
+        f.write(f"{m},{thr[m]}," + ",".join(f"{best(m, a)[0] or ''},{best(m, a)[1] or ''}" for a in allocs) + "\n")
+dat = f"{out}/lean.dat"
+with open(dat, "w") as f:
+    f.write("mode " + " ".join(allocs) + "\n")
+    for m in modes:
+        gl = best(m, "glibc")[0] or 1
+        f.write(m + " " + " ".join(f"{(best(m, a)[0] or 0)/gl:.4f}" for a in allocs) + "\n")
+gp = f"{out}/lean.gp"
+with open(gp, "w") as f:
+    f.write("if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) set terminal pngcairo size 1200,600; else set terminal png size 1200,600\n")
+    f.write(f"set output '{chart}'\n")
+    f.write(f"set title 'galloc-lean: throughput relative to glibc, best of R (load {load0} .. {load1})'\n")
+    f.write("set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.8 border -1\n")
+    f.write("set logscale y 2\nset grid ytics\nset key outside right\nset ylabel 'Mops/s relative to glibc (log2)'\n")
+    cols = ", ".join(f"'{dat}' using {i+2}:xtic(1) title columnheader({i+2})" for i in range(len(allocs)))
+    f.write(f"plot {cols}\n")
+if shutil.which("gnuplot"):
+    r = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
+    print(f"chart: {chart}" if r.returncode == 0 else f"gnuplot failed: {r.stderr.strip()[:300]}")
+else:
+    print("note: gnuplot not installed (ci/setup.sh installs gnuplot-nox): no chart")
+print(f"tables: {out}/lean.txt, {out}/lean.csv; every run: {path}")
+EOF
+  echo
+fi
+[ "$stress_tab" = 1 ] || exit 0
+
+# ---- table 2: galloc-stress profiles ----------------------------------------------------
 csv=$out/runs.csv
 echo "rep,profile,threads,allocator,verify,ops_per_s,peak_rss,rc" >"$csv"
 run() {   # rep profile threads idx verify

@@ -390,12 +390,18 @@ st_valgrind_stress() {
   for prof in churn larson gc; do
     echo "=== memcheck: galloc-stress --profile $prof --seconds $secs"
     # shellcheck disable=SC2086,SC2046
+    # --watchdog 300: under memcheck threads run one at a time and a verification takes
+    # many times longer; a hang is still a report long before the stage's time limit
     valgrind $VG_ARGS "$bin" --profile "$prof" --threads 2 --seconds "$secs" --seed "$SEED" \
-      --progress 60 --repro "$STAGE_DIR/$prof.ops" $(plant_args)
-    rc=$?
+      --progress 60 --watchdog 300 --repro "$STAGE_DIR/$prof.ops" $(plant_args) | tee "$STAGE_DIR/$prof.out"
+    rc=${PIPESTATUS[0]}
     ((rc == 0)) || failed+=("$prof(exit $rc)")
-    ((rc == 1)) && [ -s "$STAGE_DIR/$prof.ops" ] &&
+    if ((rc == 1)) && [ -s "$STAGE_DIR/$prof.ops" ]; then
       finding stress stress "$STAGE_DIR/$prof.ops" "galloc-replay --check-every 1 $STAGE_DIR/$prof.ops" "$prof under memcheck"
+    elif ((rc == 1)); then   # no reproducer: an idle phase or a stall (the rerun command reproduces)
+      finding stress stress "$STAGE_DIR/$prof.out" "$(grep -m1 '^  rerun: ' "$STAGE_DIR/$prof.out" | sed 's/^  rerun: *//')" \
+        "$prof under memcheck: $(grep -m1 -o 'FINDING: invariant [^ ]*' "$STAGE_DIR/$prof.out")"
+    fi
   done
   if ((${#failed[@]})); then reason "failed: ${failed[*]} (99: memcheck errors)"; return 1; fi
   note "churn, larson, gc × ${secs} s under memcheck: clean"
@@ -411,7 +417,7 @@ st_valgrind_preload() {
   # shellcheck disable=SC2086
   env LD_PRELOAD="$d/lib/libgalloc.so" valgrind $VG_ARGS --soname-synonyms=somalloc=nouserintercepts \
     "$d/bin/galloc-stress" --backend=system --profile mixed --threads 2 --seconds "$VG_PRELOAD_S" \
-    --seed "$SEED" --progress 60
+    --seed "$SEED" --progress 60 --watchdog 300
   local rc=$?
   case $rc in 0) note "galloc-stress --backend=system on LD_PRELOAD libgalloc.so under memcheck: clean";;
     99) reason "memcheck reported errors";; *) reason "exit $rc";; esac

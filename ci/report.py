@@ -146,12 +146,53 @@ def parse_ctest_junit(p):
             "failed_names": failed_names, "cases": cases}
 
 
+MAX_PHASES = 400   # per run kept in result.json (a night's mixed run has ~100)
+
+
+def phase_idle(ph):
+    """A phase in which a worker thread did (almost) nothing: below the floor galloc-stress
+    recorded for it, or no op at all in a phase that ran at least 0.1 s (issue 13)."""
+    ops = ph.get("ops_per_thread") or []
+    if not ops:
+        return False
+    floor = int(ph.get("floor", 0) or 0)
+    if floor and min(ops) < floor:
+        return True
+    return float(ph.get("running_s", 0) or 0) >= 0.1 and min(ops) == 0
+
+
 def stress_metrics(p):
     d = json.loads(Path(p).read_text())
-    return {"profile": d.get("profile"), "threads": d.get("threads"), "result": d.get("result"),
-            "ops_per_s": float(d.get("ops_per_s", 0) or 0), "peak_rss_bytes": int(d.get("peak_rss_bytes", 0) or 0),
-            "elapsed_s": float(d.get("elapsed_s", 0) or 0), "ops": int(d.get("ops", 0) or 0),
-            "seed": d.get("seed"), "plant": d.get("plant")}
+    m = {"profile": d.get("profile"), "threads": d.get("threads"), "result": d.get("result"),
+         "ops_per_s": float(d.get("ops_per_s", 0) or 0), "peak_rss_bytes": int(d.get("peak_rss_bytes", 0) or 0),
+         "elapsed_s": float(d.get("elapsed_s", 0) or 0), "ops": int(d.get("ops", 0) or 0),
+         "seed": d.get("seed"), "plant": d.get("plant")}
+    if d.get("finding"):
+        m["finding"] = str(d["finding"].get("invariant", ""))
+    if isinstance(d.get("phases"), list):
+        # the work of every phase (galloc-stress --json, issue 13): ops per worker thread
+        phases = [{"index": int(x.get("index", i)), "profile": str(x.get("profile", "?")),
+                   "seconds": float(x.get("seconds", 0) or 0), "running_s": float(x.get("running_s", 0) or 0),
+                   "floor": int(x.get("floor", 0) or 0), "ops": int(x.get("ops", 0) or 0),
+                   "ops_per_thread": [int(v) for v in (x.get("ops_per_thread") or [])]}
+                  for i, x in enumerate(d["phases"])]
+        by = {}
+        for x in phases:
+            b = by.setdefault(x["profile"], {"phases": 0, "ops": 0, "running_s": 0.0, "least": None, "idle": 0})
+            b["phases"] += 1
+            b["ops"] += x["ops"]
+            b["running_s"] += x["running_s"]
+            if x["ops_per_thread"] and x["running_s"] >= 0.1:
+                lo = min(x["ops_per_thread"])
+                b["least"] = lo if b["least"] is None else min(b["least"], lo)
+            if phase_idle(x):
+                b["idle"] += 1
+        m["phase_count"] = len(phases)
+        m["idle_phases"] = sum(b["idle"] for b in by.values())
+        m["by_profile"] = by
+        m["phases"] = phases[:MAX_PHASES]
+        m["phases_cut"] = max(0, len(phases) - MAX_PHASES)
+    return m
 
 
 def uaf_excerpt(text):
@@ -260,10 +301,17 @@ def metric_summary(m):
     if "stress" in m:
         s = m["stress"]
         parts.append(f"{s['ops_per_s'] / 1e6:.3f} Mops/s, peak RSS {mib(s['peak_rss_bytes']):.1f} MiB, {s['result']}")
+        if "phase_count" in s:
+            least = [b["least"] for b in s["by_profile"].values() if b["least"] is not None]
+            parts.append(f"{s['phase_count']} phase(s), least ops by a thread in a phase {min(least) if least else '?'}"
+                         + (f", {s['idle_phases']} IDLE phase(s)" if s["idle_phases"] else ""))
     if "profiles" in m:
         ps = m["profiles"]
         bad = [p for p, v in ps.items() if v.get("result") != "clean" or v.get("exit", 0) != 0]
         parts.append(f"{len(ps)} profiles: {len(ps) - len(bad)} clean" + (f", {len(bad)} failed ({', '.join(bad)})" if bad else ""))
+        idle = sum(v.get("idle_phases", 0) for v in ps.values())
+        if idle:
+            parts.append(f"{idle} IDLE phase(s)")
     if "uaf" in m:
         parts.append(", ".join(f"{c['case']}: {c['got']}" for c in m["uaf"]))
     if "coverage" in m:
@@ -697,7 +745,7 @@ td{overflow-wrap:anywhere} td:first-child{overflow-wrap:normal;white-space:nowra
 img.plot{max-width:100%;border:1px solid #d8dbe2;border-radius:6px;background:#fff;margin:6px 0}
 .thumbs{display:flex;flex-wrap:wrap;gap:10px}.thumbs figure{margin:0;width:270px}.thumbs img{width:270px;border:1px solid #d8dbe2}
 .thumbs figcaption{font-size:12px;color:#586174}
-.small{font-size:12px;color:#586174} a{color:#2456a6}
+.small{font-size:12px;color:#586174} a{color:#2456a6} .bad{color:#a31515}
 details{margin:6px 0} summary{cursor:pointer}
 """
 
@@ -881,11 +929,67 @@ def render_html(meta, results, regs, hist_prev, tonight, plots, plot_msg, out):
             p.append(f"<figure><a href='{h(src)}'><img loading='lazy' src='{h(src)}' alt='{h(name)}'></a><figcaption>{h(name)}</figcaption></figure>")
         p.append("</div></details>")
 
+    p.extend(render_phases_html(results))
+
     p.append("<h2 id='rerun'>Rerun</h2><p class='small'>Everything: <code>" + h(meta.get("command", "ci/nightly.sh")) +
              "</code>. One stage: <code>ci/nightly.sh --only NAME --no-setup</code> (e.g. <code>--only 'stress.*'</code>). "
              "Each stage's log holds the exact commands it ran. See <code>ci/README.md</code>.</p>")
     p.append("</main></body></html>\n")
     return "".join(p)
+
+
+def stress_runs(results):
+    """(stage, run label, stress metrics) of every stress run with phase records, in order."""
+    runs = []
+    for r in results:
+        m = r.get("metrics", {})
+        if "stress" in m and "phase_count" in m["stress"]:
+            runs.append((r["name"], m["stress"].get("profile") or "?", m["stress"]))
+        for prof, v in (m.get("profiles") or {}).items():
+            if "phase_count" in v:
+                runs.append((r["name"], prof, v))
+    return runs
+
+
+def render_phases_html(results):
+    """Work per phase (galloc-stress --json phases): every run's ops by profile, the least a
+    thread did in a phase, idle phases flagged; every phase of a run in a details block."""
+    runs = stress_runs(results)
+    p = ["<h2 id='phases'>Work per phase</h2>"]
+    if not runs:
+        p.append("<p class='small'>No stress run with phase records tonight.</p>")
+        return p
+    p.append("<p class='small'>galloc-stress records every phase (the whole run for one profile, each turn of a profile "
+             "in <code>mixed</code>) with each worker thread's ops (allocations + frees); a phase in which a thread stays "
+             "below the floor (<code>--min-rate</code>) fails the run. <b>IDLE</b>: a phase that did no work.</p>")
+    p.append("<table id='phase-table'><tr><th>stage</th><th>run</th><th>profile</th><th class='num'>phases</th>"
+             "<th class='num'>running s</th><th class='num'>ops</th><th class='num'>least ops by a thread in a phase</th>"
+             "<th>idle phases</th></tr>")
+    for stage, run, m in runs:
+        for prof, b in m["by_profile"].items():
+            idle = f"<b class='bad'>IDLE: {b['idle']}</b>" if b["idle"] else "0"
+            least = "—" if b["least"] is None else f"{b['least']:,}"
+            p.append(f"<tr data-phase-stage='{h(stage)}' data-profile='{h(prof)}'><td>{h(stage)}</td><td><code>{h(run)}</code></td>"
+                     f"<td><code>{h(prof)}</code></td><td class='num'>{b['phases']}</td><td class='num'>{b['running_s']:.1f}</td>"
+                     f"<td class='num'>{b['ops']:,}</td><td class='num'>{least}</td><td>{idle}</td></tr>")
+    p.append("</table>")
+    for stage, run, m in runs:
+        if m["phase_count"] < 2 and not m["idle_phases"]:
+            continue
+        p.append(f"<details{' open' if m['idle_phases'] else ''}><summary>every phase of {h(stage)} / {h(run)} "
+                 f"({m['phase_count']} phases)</summary><table class='phases'><tr><th class='num'>#</th><th>profile</th>"
+                 "<th class='num'>seconds</th><th class='num'>running s</th><th class='num'>ops</th>"
+                 "<th>ops per thread</th><th class='num'>floor</th><th></th></tr>")
+        for x in m["phases"]:
+            flag = "<b class='bad'>IDLE</b>" if phase_idle(x) else ""
+            per = ", ".join(f"{v:,}" for v in x["ops_per_thread"])
+            p.append(f"<tr><td class='num'>{x['index']}</td><td><code>{h(x['profile'])}</code></td><td class='num'>{x['seconds']:.2f}</td>"
+                     f"<td class='num'>{x['running_s']:.2f}</td><td class='num'>{x['ops']:,}</td><td>{per}</td>"
+                     f"<td class='num'>{x['floor'] or '—'}</td><td>{flag}</td></tr>")
+        if m.get("phases_cut"):
+            p.append(f"<tr><td colspan='8' class='small'>… {m['phases_cut']} more phases in the run's JSON</td></tr>")
+        p.append("</table></details>")
+    return p
 
 
 def md_escape(s):
@@ -930,6 +1034,15 @@ def render_md(meta, results, regs, tonight, hist_prev):
                 bo = f"{b['ops_per_s'] / 1e6:.3f}" if b else "—"
                 br = f"{mib(b['peak_rss_bytes']):.1f}" if b else "—"
                 L.append(f"| {prof} | {a['ops_per_s'] / 1e6:.3f} | {bo} | {mib(a['peak_rss_bytes']):.1f} | {br} |")
+    runs = stress_runs(results)
+    if runs:
+        L += ["", "## Work per phase (galloc-stress: ops per worker thread)", "",
+              "| stage | run | profile | phases | ops | least ops by a thread in a phase | idle phases |",
+              "|---|---|---|---:|---:|---:|---:|"]
+        for stage, run, m in runs:
+            for prof, b in m["by_profile"].items():
+                L.append(f"| {md_escape(stage)} | {md_escape(run)} | {md_escape(prof)} | {b['phases']} | {b['ops']} | "
+                         f"{'—' if b['least'] is None else b['least']} | {('**IDLE: %d**' % b['idle']) if b['idle'] else 0} |")
     return "\n".join(L) + "\n"
 
 

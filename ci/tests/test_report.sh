@@ -42,12 +42,20 @@ record() {
   python3 "$REPORT" record --dir "$OUT/stages/$1" --name "$1" --status "$2" --exit "$3" --seconds "$4" \
     --limit 600 --command "st_fake $1" >/dev/null || fail "report.py record $1"
 }
-stress_json() {  # FILE PROFILE OPS_PER_S RSS RESULT
+stress_json() {  # FILE PROFILE OPS_PER_S RSS RESULT [PHASES-JSON]
+  local ph=${6:-}
+  [ -n "$ph" ] || ph='{"index":0,"profile":"'$2'","start_s":0,"seconds":10,"running_s":9.5,"checked":true,"floor":1900,"ops":1000000,"ops_per_thread":[500001,499999]}'
   cat >"$1" <<EOF
 {"tool":"galloc-stress","profile":"$2","threads":2,"backend":"galloc","seed":1,"verify":true,"plant":"none",
- "result":"$5","elapsed_s":10.0,"ops":1000000,"ops_per_s":$3,"peak_rss_bytes":$4,"timeline":[]}
+ "result":"$5","elapsed_s":10.0,"ops":1000000,"ops_per_s":$3,"peak_rss_bytes":$4,"min_rate":200,
+ "phases":[$ph],
+ "timeline":[]}
 EOF
 }
+# mixed under ASan: phase 1 (frag) idle on thread 1, as issue 13 found it
+MIXED_PHASES='{"index":0,"profile":"churn","seconds":1.5,"running_s":1.4,"checked":true,"floor":280,"ops":400000,"ops_per_thread":[200000,200000]},
+ {"index":1,"profile":"frag","seconds":1.5,"running_s":1.4,"checked":true,"floor":280,"ops":244459,"ops_per_thread":[244459,0]}'
+
 
 # -- the fixture --------------------------------------------------------------------------------
 stage build.release; echo "12 programs in build/bin" >"$OUT/stages/build.release/note"; record build.release pass 0 35.2
@@ -72,6 +80,7 @@ printf 'stress\tstress\t%s\t%s\t%s\n' "$OUT/stages/stress.larson/stress.ops" \
 record stress.larson fail 1 11.0
 stage asan.stress
 for p in churn gc; do stress_json "$OUT/stages/asan.stress/$p.json" "$p" 50000 70000000 clean; done
+stress_json "$OUT/stages/asan.stress/mixed.json" mixed 40000 70000000 finding "$MIXED_PHASES"
 record asan.stress pass 0 40
 stage asan.uaf-plant
 printf 'uaf_plant live: clean\n' >"$OUT/stages/asan.uaf-plant/uaf-live.txt"
@@ -182,7 +191,8 @@ for s, st in expect.items():
     if p.rows.get(s) != st:
         bad.append(f"stage {s}: status {p.rows.get(s)!r}, expected {st!r}")
 for needle in ("use-after-poison", "Invalid write of size 1", "harness.known.size0_goes_tiny",
-               "galloc-replay --check-every 1000", "85.0 %", "FAIL", "Throughput and memory"):
+               "galloc-replay --check-every 1000", "85.0 %", "FAIL", "Throughput and memory",
+               "Work per phase", "499,999", "244,459", "IDLE: 1"):
     if needle not in text:
         bad.append(f"missing text: {needle!r}")
 if bad:
@@ -213,6 +223,8 @@ assert "asan.uaf-plant" in names
 print("junit.xml: 11 stages (2 failed, 2 skipped) + ctest.release (1 failed)")
 EOF
 for s in $STAGES; do grep -q "\`$s\`" "$OUT/summary.md" || fail "summary.md lacks $s"; done
+grep -q '^| asan.stress | mixed | frag | 1 | 244459 | 0 | \*\*IDLE: 1\*\* |$' "$OUT/summary.md" || fail "summary.md: no idle frag phase row"
+grep -q '^| stress.churn | churn | churn | 1 | 1000000 | 499999 | 0 |$' "$OUT/summary.md" || fail "summary.md: no work row for stress.churn"
 grep -q '^# galloc nightly 2030-01-02: FAIL' "$OUT/summary.md" || fail "summary.md title"
 rm -rf "$PROFILE"
 echo "PASS"

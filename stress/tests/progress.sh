@@ -35,7 +35,7 @@ run() {
 }
 need() { grep -q -E -- "$2" "$1.out" || fail "$1: no line matching '$2' in the output"; }
 
-run floor 1 10 --profile mixed --threads 2 --phase 0.25 --seconds 20 --seed 1 -q --watchdog 0 \
+run floor 1 10 --profile mixed --threads 2 --phase 0.15 --seconds 20 --seed 1 -q --watchdog 0 \
   --test-fault idle:1:larson --json floor.json
 need floor 'FINDING: invariant phase-floor'
 need floor 'phase 1 \(larson, .*thread 1 did 0 ops, below the floor'
@@ -44,21 +44,22 @@ need floor '^  rerun:   .*--test-fault idle:1:larson'
 need floor 'NOT deterministic'
 grep -q '"result": "finding"' floor.json || fail "floor: the JSON report does not say finding"
 
-run checker 0 10 --profile mixed --threads 2 --phase 0.25 --seconds 0.6 --seed 1 -q --min-rate 0 \
+run checker 0 10 --profile mixed --threads 2 --phase 0.15 --seconds 0.45 --seed 1 -q --min-rate 0 \
   --test-fault idle:1:larson --json checker.json
-python3 "$here/check_json.py" checker.json >checker-check.out 2>&1
+py=$(command -v /usr/bin/python3 || command -v python3) || fail "python3 is needed (ci/setup.sh installs it)"
+"$py" -S "$here/check_json.py" checker.json >checker-check.out 2>&1
 crc=$?
 cat checker-check.out
 [ "$crc" = 1 ] || fail "checker: check_json.py on a report with an idle phase: expected exit 1, got $crc"
 grep -q 'phase 1 (larson.*thread 1 did 0 ops' checker-check.out || fail "checker: check_json.py does not name the idle phase and thread"
 
-run stall 1 10 --profile churn --threads 2 --seconds 30 --seed 1 -q --watchdog 0.5 --min-rate 0 --test-fault idle:0
+run stall 1 10 --profile churn --threads 2 --seconds 30 --seed 1 -q --watchdog 0.3 --min-rate 0 --test-fault idle:0
 need stall 'FINDING: invariant watchdog:stall'
 need stall 'thread 0 made no progress for'
 need stall 'last ops of every thread'
-need stall '^  rerun:   .*--watchdog 0.5'
+need stall '^  rerun:   .*--watchdog 0.3'
 
-run hang 1 10 --profile churn --threads 2 --seconds 30 --seed 1 -q --watchdog 0.5 --verify-every 0.1 --test-fault block:1
+run hang 1 10 --profile churn --threads 2 --seconds 30 --seed 1 -q --watchdog 0.3 --verify-every 0.1 --test-fault block:1
 need hang 'FINDING: invariant watchdog:'
 need hang 'thread\(s\) 1 \(churn\) never reached the barrier'
 need hang 'the run did not stop within'

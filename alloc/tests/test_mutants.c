@@ -15,6 +15,9 @@
  *                           entries, and destroy gives every region back
  *   span raw needs_sweep    verify.c ga_span_raw_of: a span left unswept by a GC cycle
  *                           says so until it is swept
+ *   owner frees             heap.c fastFree: the owner's free of a plain small object (noscan,
+ *                           or scan without a malloc header) is recorded in ownerFreedBits
+ *                           without atomics or a sweep request; one with a header is not
  */
 #include "heap_check.h"
 #include "internal.h"
@@ -285,8 +288,47 @@ static void test_span_raw_needs_sweep(void)
     ga_heap_destroy(h);
 }
 
+/* ga_free_local by the cache holding the span: for objects of the fast path (noscan of any
+ * small size, scan up to GA_MIN_SIZE_FOR_HEADER = 512 bytes, no malloc header) the free is
+ * recorded in ownerFreedBits, with no freedBits bit and no sweep request (README: "without
+ * atomics when the calling thread's cache holds the span"); a scan object above 512 bytes
+ * (malloc header) goes the general way. Kills heap.c init_span `s->fastFree = c != 0 &&
+ * (ga_spanclass_noscan(spc) || s->elemsize <= GA_MIN_SIZE_FOR_HEADER)` with `||` -> `&&`. */
+static void test_owner_frees(void)
+{
+    static const struct { size_t size; unsigned flags; bool owner; } cases[] = {
+        { 48, 0, true }, { 512, 0, true }, { 48, GA_NOSCAN, true }, { 1024, GA_NOSCAN, true },
+        { 1024, 0, false },
+    };
+    for (unsigned k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        ga_heap_options o = { 0 };
+        ga_heap *h = ga_heap_new(&o);
+        CHECK(h != NULL, "ga_heap_new");
+        if (!h) return;
+        ga_cache *c = ga_cache_new(h);
+        void *p = ga_alloc(c, cases[k].size, 0, cases[k].flags);
+        void *q = ga_alloc(c, cases[k].size, 0, cases[k].flags);
+        CHECK(p && q, "alloc %zu", cases[k].size);
+        CHECK_EQ(ga_free_local(c, p), GA_OK);
+        ga_span_raw raw;
+        CHECK_EQ(ga_span_raw_of(h, p, &raw), 0);
+        unsigned i = (unsigned)(((uintptr_t)p - raw.base) / raw.elemsize);
+        bool owner = raw.owner_freed_bits[i / 64] >> (i % 64) & 1;
+        bool shared = raw.freed_bits[i / 64] >> (i % 64) & 1;
+        CHECK(raw.cached, "size %zu: the span is not cached", cases[k].size);
+        CHECK(owner == cases[k].owner && shared == !cases[k].owner && raw.sweep_requested == !cases[k].owner,
+              "size %zu flags %u: owner-freed %d, freed %d, sweep requested %d (want the %s path)",
+              cases[k].size, cases[k].flags, owner, shared, raw.sweep_requested,
+              cases[k].owner ? "owner's" : "general");
+        VERIFY(h);
+        ga_cache_destroy(c);
+        ga_heap_destroy(h);
+    }
+}
+
 int main(void)
 {
+    test_owner_frees();
     test_span_raw_needs_sweep();
     test_many_regions();
     test_verify_takes_every_lock();

@@ -18,12 +18,16 @@
  *   owner frees             heap.c fastFree: the owner's free of a plain small object (noscan,
  *                           or scan without a malloc header) is recorded in ownerFreedBits
  *                           without atomics or a sweep request; one with a header is not
+ *   KEEP_MAPPED span        os.c keep_rw: a recycled region remembers exactly the span it
+ *                           left RW; a page below it is mapped RW when asked for
  */
 #include "heap_check.h"
 #include "internal.h"
 #include "verify.h"
 #include "os.h"
 #include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -326,8 +330,54 @@ static void test_owner_frees(void)
     }
 }
 
+static sigjmp_buf fault_jmp;
+static void on_segv(int sig) { (void)sig; siglongjmp(fault_jmp, 1); }
+static bool faults_on_write(volatile char *p)
+{
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_segv;
+    sigaction(SIGSEGV, &sa, &old);
+    bool faulted = sigsetjmp(fault_jmp, 1) != 0;
+    if (!faulted) *p = 1;
+    sigaction(SIGSEGV, &old, NULL);
+    return faulted;
+}
+
+/* ga_reuseos KEEP_MAPPED: a region whose first lifetime mapped only its upper half keeps
+ * that half RW; the next lifetime's map of the lower half must really make it RW (it was
+ * never mapped). Kills os.c keep_rw `*lo = old ? b->rw_lo : b->lo;` deleted (the kept span
+ * then starts at address 0 and the map of the lower half is skipped). */
+static void test_keep_mapped_span(void)
+{
+    ga_reuseos *ro = ga_reuseos_new(NULL, GA_REUSE_KEEP_MAPPED);
+    CHECK(ro != NULL, "ga_reuseos_new");
+    if (!ro) return;
+    const ga_os *os = ga_reuseos_os(ro);
+    size_t n = (size_t)8 << 20;
+    char *hint = (char *)(uintptr_t)0x7c0000000000ull;
+    char *p = os->reserve(os->ctx, hint, n);
+    CHECK(p == hint, "reserve at hint: %p", (void *)p);
+    if (p != hint) { ga_reuseos_free(ro); return; }
+    CHECK_EQ(os->map(os->ctx, p + n / 2, n / 2), 0);
+    CHECK_EQ(os->used(os->ctx, p + n / 2, 8192), 0);
+    p[n / 2] = 1;
+    CHECK_EQ(os->release(os->ctx, p, n), 0);
+    char *q = os->reserve(os->ctx, hint, n);
+    CHECK(q == p, "the released region came back at the hint: %p", (void *)q);
+    if (q == p) {
+        CHECK_EQ(os->map(os->ctx, q, n / 2), 0);
+        CHECK_EQ(os->used(os->ctx, q, 8192), 0);
+        CHECK(!faults_on_write(q), "a page mapped in the second lifetime is not writable");
+        CHECK(!faults_on_write(q + n / 2), "the kept upper half is not writable");
+        CHECK_EQ(os->release(os->ctx, q, n), 0);
+    }
+    ga_reuseos_free(ro);
+}
+
 int main(void)
 {
+    test_keep_mapped_span();
     test_owner_frees();
     test_span_raw_needs_sweep();
     test_many_regions();

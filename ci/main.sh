@@ -18,7 +18,11 @@ echo "=== unit and corpus tests (smoke)"
 ctest --preset release -L smoke -j "$(nproc)"
 if [ -x build/bin/galloc-stress ]; then
   echo "=== stress: mixed profile, 2 threads, ${minutes} min"
-  build/bin/galloc-stress --profile mixed --threads 2 --seconds $((minutes * 60)) --seed 1
+  # exit 1 on a finding, an idle phase (the floor) or a stalled thread (the watchdog);
+  # then the JSON report must show work in every phase of every profile (issue 13)
+  build/bin/galloc-stress --profile mixed --threads 2 --seconds $((minutes * 60)) --seed 1 --json build/stress-main.json
+  python3 stress/tests/check_json.py build/stress-main.json --all-profiles \
+    --command "build/bin/galloc-stress --profile mixed --threads 2 --seconds $((minutes * 60)) --seed 1 --json build/stress-main.json"
 fi
 if [ -x build/bin/galloc-replay ] && [ -d corpora ]; then
   echo "=== corpus replay (every op sequence, full check after every op)"

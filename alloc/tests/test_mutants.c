@@ -20,6 +20,8 @@
  *                           without atomics or a sweep request; one with a header is not
  *   KEEP_MAPPED span        os.c keep_rw: a recycled region remembers exactly the span it
  *                           left RW; a page below it is mapped RW when asked for
+ *   fallback without hints  heap.c sys_alloc: when no hint is left and the metadata for the
+ *                           two new hints runs out after one, the region is still used
  */
 #include "heap_check.h"
 #include "internal.h"
@@ -375,8 +377,47 @@ static void test_keep_mapped_span(void)
     ga_reuseos_free(ro);
 }
 
+/* sys_alloc's fallback (no hint left: any aligned region) records two new hints around the
+ * region; if metadata for only one of them can be had, it records none and still uses the
+ * region. After a first arena, the hint list is emptied, the hint fixalloc left with room for one object and the
+ * persistent chunk used up, then each metadata allocation fails in turn. Kills heap.c
+ * `if (down && up) {` -> `||` (a write through the NULL hint). */
+static void test_fallback_hint_metadata(void)
+{
+    for (unsigned skip = 0; skip < 6; skip++) {
+        ga_testos *t = ga_testos_new(NULL);
+        ga_heap_options o = { .os = ga_testos_os(t) };
+        ga_heap *h = ga_heap_new(&o);
+        CHECK(h != NULL, "ga_heap_new");
+        if (!h) { ga_testos_free(t); return; }
+        ga_cache *c = ga_cache_new(h);
+        void *first = ga_alloc(c, (size_t)1 << 20, 0, GA_NOSCAN);   /* an arena, the region array */
+        CHECK(first != NULL, "first alloc");
+        h->arenaHints = NULL;                       /* every hint used up */
+        h->hintalloc.list = NULL;
+        h->hintalloc.nchunk = h->hintalloc.size;    /* room for one hint */
+        h->persistentLeft = 0;                      /* the next chunk needs alloc_meta */
+        ga_testos_fail(t, GA_OS_ALLOC_META, skip, 1);
+        void *p = ga_alloc(c, (size_t)100 << 20, 0, GA_NOSCAN);   /* beyond the first arena */
+        ga_testos_fail(t, GA_OS_ALLOC_META, 0, 0);
+        if (p) {
+            memset(p, 1, 4096);
+            CHECK_EQ(ga_free(h, p), GA_OK);
+        }
+        void *q = ga_alloc(c, (size_t)100 << 20, 0, GA_NOSCAN);
+        CHECK(q != NULL, "skip %u: allocation after the metadata failure", skip);
+        VERIFY(h);
+        ga_cache_destroy(c);
+        ga_heap_destroy(h);
+        char why[256] = "";
+        CHECK(ga_testos_violations(t, why, sizeof why) == 0, "skip %u: OS state violation: %s", skip, why);
+        ga_testos_free(t);
+    }
+}
+
 int main(void)
 {
+    test_fallback_hint_metadata();
     test_keep_mapped_span();
     test_owner_frees();
     test_span_raw_needs_sweep();

@@ -62,8 +62,8 @@ static const char *USAGE =
 "  --replay-budget B    live bytes galloc-replay is assumed to allow (default 256m)\n"
 "  --progress S         seconds between progress lines when stderr is not a terminal (default 10)\n"
 "  --min-rate N         floor: in every phase each worker thread must do at least max(1, N x the phase's\n"
-"                       running seconds) ops (allocations + frees; large: N / 20), or the run fails\n"
-"                       (default 200; 0: off)\n"
+"                       running seconds) ops (allocations + frees; large: N / 50; more threads than\n"
+"                       CPUs: x CPUs / threads), or the run fails (default 1000; 0: off)\n"
 "  --watchdog S         a worker without an op for S seconds of running time, or a coordinator stuck for\n"
 "                       S seconds (at a stop-the-world point a thread never reaches), is a finding (default 30; 0: off)\n"
 "  -q, --quiet          no progress line\n"
@@ -108,7 +108,7 @@ static void parse_args(int argc, char **argv, config *c)
     c->progress_every = 10;
     c->epoch_ops = 1000000;
     c->replay_budget = (size_t)256 << 20;
-    c->min_rate = 200;
+    c->min_rate = 1000;
     c->watchdog = 30;
     c->fault_profile = -1;
     bool have_secs = false;
@@ -224,7 +224,7 @@ static void build_rerun(config *c)
     if (c->verify_every != 1.0) ADD(" --verify-every %g", c->verify_every);
     if (c->gc_every != 0.25) ADD(" --gc-every %g", c->gc_every);
     if (c->epoch_ops != 1000000) ADD(" --epoch-ops %" PRIu64, c->epoch_ops);
-    if (c->min_rate != 200) ADD(" --min-rate %g", c->min_rate);
+    if (c->min_rate != 1000) ADD(" --min-rate %g", c->min_rate);
     if (c->watchdog != 30) ADD(" --watchdog %g", c->watchdog);
     if (c->fault_kind)
         ADD(" --test-fault %s:%d%s%s", c->fault_kind == FAULT_IDLE ? "idle" : "block", c->fault_slot, c->fault_profile >= 0 ? ":" : "",
@@ -732,7 +732,8 @@ static void report_finding(double elapsed)
         fprintf(o, "  ga_report: code %d, invariant %s, span %#" PRIxPTR ", addr %#" PRIxPTR ", slot %ld\n",
                 f->report.code, f->report.invariant, f->report.span, f->report.addr, f->report.slot);
     fprintf(o, "  thread:  %d%s, profile %s, after %.2f s (heap epoch %" PRIu64 ")\n", f->thread,
-            f->thread == c->threads ? " (the coordinator, at a stop-the-world point)" : "", st_profile_name(f->profile), elapsed, G.epoch);
+            f->thread != c->threads ? "" : progress_finding(f->invariant) ? " (the coordinator)" : " (the coordinator, at a stop-the-world point)",
+            st_profile_name(f->profile), elapsed, G.epoch);
     fprintf(o, "  last ops of every thread (oldest first):\n");
     print_rings(o);
     static const char *const nondet =

@@ -6,11 +6,15 @@
  *     turn of a profile in mixed) the ops (allocations + frees) of every worker thread,
  *     its wall and running time; the records go to the summary and to --json;
  *   - the floor: when a phase closes, each worker thread must have done at least
- *     max(1, --min-rate x the phase's running seconds / cost) ops, or the run has a finding
- *     (invariant phase-floor) naming the phase and the thread; cost is 20 for large (an op
- *     touches up to 8 MiB: ~150 ops/s per thread under TSan), 1 otherwise. A phase that ran less than
+ *     max(1, --min-rate x the phase's running seconds x share / cost) ops, or the run has a
+ *     finding (invariant phase-floor) naming the phase and the thread; cost is 50 for large
+ *     (an op touches up to 8 MiB: ~150 ops/s per thread under TSan), 1 otherwise; share is
+ *     a thread's share of the CPUs, min(1, CPUs / threads). A phase that ran less than
  *     0.1 s x max(1, threads / CPUs) is recorded but not checked (too short to be fair
- *     to a scheduler that runs more threads than CPUs);
+ *     to a scheduler that runs more threads than CPUs). The default, 1000 ops/s, is far
+ *     below any profile in any build (release ~10^5 to 10^6, TSan >= 2x10^4, large 150+)
+ *     and far above what a thread that spins without work does (issue 13: churn did ~550
+ *     ops in a 1.5 s phase, 0 in others);
  *   - the watchdog thread: a worker that makes no op for --watchdog seconds of running
  *     time (watchdog:stall), or a coordinator without a sign of life for as long (stuck
  *     at a stop-the-world point that a thread never reaches, or inside an allocator call:
@@ -95,15 +99,26 @@ void phase_open(int profile)
     G.nphase_recs++;
 }
 
-static double min_checked_run_s(void)
-{
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    double k = ncpu > 0 ? (double)G.cfg.threads / (double)ncpu : (double)G.cfg.threads;
-    return 0.1 * (k > 1 ? k : 1);
-}
 
 /* How many small-object ops one op of the profile is worth, for the floor. */
-static double profile_cost(int profile) { return profile == PR_LARGE ? 20 : 1; }
+static double profile_cost(int profile) { return profile == PR_LARGE ? 50 : 1; }
+
+static long ncpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? n : 1;
+}
+
+/* A thread's share of the CPUs (1 when there are at least as many CPUs as workers). */
+static double cpu_share(void)
+{
+    double k = (double)ncpus() / (double)G.cfg.threads;
+    return k < 1 ? k : 1;
+}
+
+static double min_checked_run_s(void) { return 0.1 / cpu_share(); }
+
+long st_ncpus(void) { return ncpus(); }
 
 /* Closes the open phase (only while every worker is parked, or after they are joined). */
 bool phase_close(void)
@@ -117,7 +132,7 @@ bool phase_close(void)
     if (p->run_s < 0) p->run_s = 0;
     for (int s = 0; s < G.cfg.threads; s++) p->ops[s] = thread_ops(s) - G.t[s].phase_ops0;
     if (G.cfg.min_rate <= 0 || p->run_s < min_checked_run_s()) return true;
-    double f = G.cfg.min_rate * p->run_s / profile_cost(p->profile);
+    double f = G.cfg.min_rate * p->run_s * cpu_share() / profile_cost(p->profile);
     p->floor = f < 1 ? 1 : (uint64_t)f;
     int bad = -1;
     for (int s = 0; s < G.cfg.threads && bad < 0; s++)
@@ -131,9 +146,9 @@ bool phase_close(void)
     if (l + 40 >= sizeof per) snprintf(per + l, sizeof per - l, ", ...");
     st_fail_slot(bad, p->profile, "phase-floor",
                  "phase %zu (%s, %.2f s, %.2f s of it running) idle: thread %d did %" PRIu64 " ops, below the floor of %" PRIu64
-                 " (--min-rate %g ops/s per thread%s); ops per thread in this phase: %s",
+                 " (--min-rate %g ops/s per thread%s%s); ops per thread in this phase: %s",
                  idx, st_profile_name(p->profile), p->wall_s, p->run_s, bad, p->ops[bad], p->floor, G.cfg.min_rate,
-                 profile_cost(p->profile) > 1 ? ", / 20 for large" : "", per);
+                 profile_cost(p->profile) > 1 ? ", / 50 for large" : "", cpu_share() < 1 ? ", x CPUs / threads" : "", per);
     return false;
 }
 
@@ -186,6 +201,10 @@ static void *wd_main(void *arg)
     for (;;) {
         nanosleep(&ts, NULL);
         if (atomic_load(&G.reporting)) break;
+        /* the coordinator's stamps first, the clock after: a stamp read after the clock
+         * can be newer than `now` (a 3-minute TSan run reported a coordinator quiet for
+         * 2^64 ns); the clamps below keep that true even if the order were lost */
+        uint64_t beat = atomic_load(&G.coord_beat_ns), since_stw = atomic_load(&G.stw_since_ns);
         uint64_t now = st_now_ns();
         double run = run_seconds_at(now);
         if (atomic_load(&G.failed)) {
@@ -196,9 +215,9 @@ static void *wd_main(void *arg)
             continue;
         }
         /* the coordinator (also while it joins the workers and runs the final checks) */
-        double quiet = (double)(now - atomic_load(&G.coord_beat_ns)) * 1e-9;
+        double quiet = now > beat ? (double)(now - beat) * 1e-9 : 0;
         if (quiet >= limit) {
-            uint64_t since_stw = atomic_load(&G.stw_since_ns);
+            double stopped = since_stw && now > since_stw ? (double)(now - since_stw) * 1e-9 : 0;
             if (since_stw) {
                 char who[400];
                 size_t l = 0;
@@ -212,11 +231,11 @@ static void *wd_main(void *arg)
                 if (first >= 0)
                     st_fail_slot(first, atomic_load(&G.t[first].cur_profile), "watchdog:stop-the-world",
                                  "the world has been stopping for %.1f s (--watchdog %g): thread(s) %s never reached the barrier; "
-                                 "the coordinator waits in '%s'", (double)(now - since_stw) * 1e-9, limit, who, atomic_load(&G.coord_doing));
+                                 "the coordinator waits in '%s'", stopped, limit, who, atomic_load(&G.coord_doing));
                 else
                     st_fail_slot(n, atomic_load(&G.profile_now), "watchdog:coordinator",
                                  "the world has been stopped for %.1f s (--watchdog %g) with every thread parked: the coordinator "
-                                 "is stuck in '%s'", (double)(now - since_stw) * 1e-9, limit, atomic_load(&G.coord_doing));
+                                 "is stuck in '%s'", stopped, limit, atomic_load(&G.coord_doing));
             } else {
                 st_fail_slot(n, atomic_load(&G.profile_now), "watchdog:coordinator",
                              "the coordinator has shown no sign of life for %.1f s (--watchdog %g); it was in '%s'", quiet, limit,

@@ -175,7 +175,7 @@ void print_summary(FILE *out, double elapsed, size_t peak_rss)
             G.gcs, G.gc_reclaimed, G.verifies, G.epochs, G.phases, s.lives);
     /* the work of every profile's phases (progress.c checks the floor per phase and thread) */
     fprintf(out, "  work by profile (%zu phase(s); floor per thread and phase: ", G.nphase_recs);
-    if (c->min_rate > 0) fprintf(out, "--min-rate %g ops/s x running time, large / 20):\n", c->min_rate);
+    if (c->min_rate > 0) fprintf(out, "--min-rate %g ops/s x running time, large / 50):\n", c->min_rate);
     else fprintf(out, "off, --min-rate 0):\n");
     for (int p = 0; p < PR_NPROF; p++) {
         size_t nph = 0, nchecked = 0;
@@ -256,7 +256,7 @@ int write_json(const char *path, double elapsed, size_t peak_rss, const char *re
             st->heap_alloc, st->heap_sys, st->heap_idle, st->heap_inuse, st->heap_released, st->heap_objects, st->mallocs, st->frees,
             st->num_gc, st->sys, st->meta_sys);
     /* proof of work: every phase with every worker thread's ops, and each thread's totals */
-    fprintf(f, "  \"min_rate\": %g,\n  \"watchdog_s\": %g,\n  \"phases\": [", c->min_rate, c->watchdog);
+    fprintf(f, "  \"min_rate\": %g,\n  \"watchdog_s\": %g,\n  \"cpus\": %ld,\n  \"phases\": [", c->min_rate, c->watchdog, st_ncpus());
     for (size_t i = 0; i < G.nphase_recs; i++) {
         const phase_rec *r = &G.phase_recs[i];
         uint64_t tot = 0;

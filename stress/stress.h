@@ -302,6 +302,7 @@ const char *lkind_name(int k);
 /* ---- progress.c ------------------------------------------------------------------------ */
 uint64_t st_now_ns(void);
 uint64_t thread_ops(int slot);                   /* allocs + frees of a worker slot */
+long st_ncpus(void);
 double run_seconds(void);                        /* seconds since start the world was not stopped */
 void stw_mark_begin(void);
 void stw_mark_end(void);

@@ -8,9 +8,10 @@ or disabled check in the driver is still caught here.
 
 Fails (exit 1, one line per problem, naming the phase and the thread) when:
   - the result is not the expected one (default clean);
-  - a phase that ran at least --min-running seconds (default 0.1) of running time gave a
-    worker thread fewer than max(1, N x running seconds / cost) ops (N default 200; cost
-    C default 20 for large, 1 otherwise);
+  - a phase that ran at least --min-running seconds (default 0.1, x threads / CPUs when
+    there are more threads) of running time gave a worker thread fewer than
+    max(1, N x running seconds x share / cost) ops (N default 1000; cost C default 50 for
+    large, 1 otherwise; share min(1, CPUs / threads), CPUs from the report);
   - a worker thread did no op in the whole run;
   - the phases do not add up: for every thread, the sum of its ops over the phases must be
     its total ops (the phases partition the run);
@@ -27,8 +28,8 @@ PROFILES = ["churn", "larson", "prodcons", "large", "tiny", "frag", "threads", "
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("report")
-    ap.add_argument("--min-rate", type=float, default=200)
-    ap.add_argument("--large-cost", type=float, default=20)
+    ap.add_argument("--min-rate", type=float, default=1000)
+    ap.add_argument("--large-cost", type=float, default=50)
     ap.add_argument("--min-running", type=float, default=0.1)
     ap.add_argument("--all-profiles", action="store_true")
     ap.add_argument("--expect-result", default="clean")
@@ -50,6 +51,8 @@ def main(argv=None):
                    + (f" ({f.get('invariant')}: {f.get('message')})" if f else ""))
     if not phases:
         bad.append("no phase recorded")
+    share = min(1.0, float(d.get("cpus", threads) or threads) / threads)
+    min_running = a.min_running / share
     checked = set()
     sums = [0] * threads
     for p in phases:
@@ -60,11 +63,11 @@ def main(argv=None):
         for t, n in enumerate(ops):
             sums[t] += n
         run = float(p["running_s"])
-        if run < a.min_running:
+        if run < min_running:
             continue
         checked.add(p["profile"])
         cost = a.large_cost if p["profile"] == "large" else 1
-        floor = max(1, int(a.min_rate * run / cost)) if a.min_rate > 0 else 1
+        floor = max(1, int(a.min_rate * run * share / cost)) if a.min_rate > 0 else 1
         for t, n in enumerate(ops):
             if n < floor:
                 bad.append(f"phase {p['index']} ({p['profile']}, {float(p['seconds']):.2f} s, {run:.2f} s running): "
@@ -78,7 +81,7 @@ def main(argv=None):
     if a.all_profiles:
         missing = [p for p in PROFILES if p not in checked]
         if missing:
-            bad.append(f"no checked phase (>= {a.min_running} s running) of: {', '.join(missing)}")
+            bad.append(f"no checked phase (>= {min_running:g} s running) of: {', '.join(missing)}")
     for b in bad:
         print(f"check_json: {a.report}: {b}")
     if bad and a.command:

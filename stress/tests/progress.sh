@@ -53,13 +53,13 @@ cat checker-check.out
 [ "$crc" = 1 ] || fail "checker: check_json.py on a report with an idle phase: expected exit 1, got $crc"
 grep -q 'phase 1 (larson.*thread 1 did 0 ops' checker-check.out || fail "checker: check_json.py does not name the idle phase and thread"
 
-run stall 1 10 --profile churn --threads 2 --seconds 30 --seed 1 -q --watchdog 0.3 --min-rate 0 --test-fault idle:0
+run stall 1 10 --profile churn --threads 2 --seconds 30 --seed 1 -q --watchdog 0.5 --min-rate 0 --test-fault idle:0
 need stall 'FINDING: invariant watchdog:stall'
 need stall 'thread 0 made no progress for'
 need stall 'last ops of every thread'
-need stall '^  rerun:   .*--watchdog 0.3'
+need stall '^  rerun:   .*--watchdog 0.5'
 
-run hang 1 10 --profile churn --threads 2 --seconds 30 --seed 1 -q --watchdog 0.3 --verify-every 0.1 --test-fault block:1
+run hang 1 10 --profile churn --threads 2 --seconds 30 --seed 1 -q --watchdog 0.5 --verify-every 0.1 --test-fault block:1
 need hang 'FINDING: invariant watchdog:'
 need hang 'thread\(s\) 1 \(churn\) never reached the barrier'
 need hang 'the run did not stop within'

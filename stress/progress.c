@@ -168,8 +168,9 @@ static void emergency_report(double waited)
     fflush(stderr);
     fprintf(o, "\ngalloc-stress: FINDING: invariant %s\n", f->invariant);
     fprintf(o, "  %s\n", f->message);
-    fprintf(o, "  thread:  %d%s, profile %s, after %.2f s (heap epoch %" PRIu64 ")\n", f->thread,
-            f->thread == G.cfg.threads ? " (the coordinator)" : "", st_profile_name(f->profile), st_now() - G.t0, G.epoch);
+    /* only what other threads publish atomically (the coordinator may be hung mid-write) */
+    fprintf(o, "  thread:  %d%s, profile %s, after %.2f s\n", f->thread,
+            f->thread == G.cfg.threads ? " (the coordinator)" : "", st_profile_name(f->profile), st_now() - G.t0);
     fprintf(o, "  the run did not stop within %.1f s of the finding (a thread is hung); thread states:", waited);
     for (int s = 0; s < G.cfg.threads; s++)
         fprintf(o, " %d %s (%s, %" PRIu64 " ops)", s, wd_state_name(atomic_load(&G.t[s].wd_state)),

@@ -292,6 +292,13 @@ static void do_gc(mt_exec *x, const mt_op *op)
     gs_point(x->s, "mt.gc.end", x->h);
     ga_gc_end(x->h);
     world_exit(x, CAT_GC);
+    /* A free racing with the cycle may have left a span where the next allocation of its
+     * class hides the damage (a swept list holding an unswept span is popped as swept, its
+     * dead objects leak until the next cycle): check the heap as soon as those frees are
+     * done, before anything else can run. */
+    world_enter(x, CAT_QUIET);
+    full_check(x);
+    world_exit(x, CAT_QUIET);
     if (op->flags & 1) {
         world_enter(x, CAT_SHARED);
         ga_sweep(x->h, SIZE_MAX);

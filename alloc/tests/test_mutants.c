@@ -22,11 +22,14 @@
  *                           left RW; a page below it is mapped RW when asked for
  *   fallback without hints  heap.c sys_alloc: when no hint is left and the metadata for the
  *                           two new hints runs out after one, the region is still used
+ *   D5 report               pagealloc.c pa_verify: a searchAddr above a free page names the
+ *                           first free page
  */
 #include "heap_check.h"
 #include "internal.h"
 #include "verify.h"
 #include "os.h"
+#include "pagealloc.h"
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -415,8 +418,37 @@ static void test_fallback_hint_metadata(void)
     }
 }
 
+/* D5: every page below the page allocator's searchAddr is allocated. With searchAddr moved
+ * above the first free page, the report names that page: a 16-page large object fills pages
+ * 0..15 of the first chunk (16 pages bypass the page cache), so page 16 is named. Kills
+ * pagealloc.c `while (c->alloc[p / 64] >> (p % 64) & 1)` -> `c->alloc[p * 64]`. */
+static void test_d5_report(void)
+{
+    const size_t PG = GA_PAGE_SIZE;
+    ga_heap_options o = { 0 };
+    ga_heap *h = ga_heap_new(&o);
+    CHECK(h != NULL, "ga_heap_new");
+    if (!h) return;
+    ga_cache *c = ga_cache_new(h);
+    char *a = ga_alloc(c, 16 * PG, 0, GA_NOSCAN);
+    CHECK(a != NULL && ((uintptr_t)a & ((512 * PG) - 1)) == 0, "16-page object at a chunk start: %p", (void *)a);
+    if (a) {
+        VERIFY(h);
+        pa_test_set_search_addr(h->pages, (uintptr_t)a + 20 * PG);
+        ga_report r;
+        int rc = ga_verify(h, &r);
+        CHECK(rc != 0 && strcmp(r.invariant, "D5") == 0, "want D5, got %d %s: %s", rc, r.invariant, r.message);
+        CHECK_EQ(r.addr, (uintptr_t)a + 16 * PG);
+        pa_test_set_search_addr(h->pages, (uintptr_t)a + 16 * PG);
+        VERIFY(h);
+    }
+    ga_cache_destroy(c);
+    ga_heap_destroy(h);
+}
+
 int main(void)
 {
+    test_d5_report();
     test_fallback_hint_metadata();
     test_keep_mapped_span();
     test_owner_frees();

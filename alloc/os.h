@@ -1,11 +1,14 @@
 /*
- * os.h — the OS layer (spec §5.4): the real kernel, and a test double.
+ * os.h — the OS layer (spec §5.4): the real kernel, and two test doubles.
  *
- * The heap reaches the kernel only through a ga_os (galloc.h). This file owns the
- * default implementation (mmap/madvise/munmap) and ga_testos, a wrapper that counts
- * calls, keeps the OS state of every page it has seen (None / Reserved / Prepared /
- * Ready), rejects illegal transitions, and fails chosen calls on demand. It calls
- * nothing in galloc.
+ * The heap reaches the kernel only through a ga_os (galloc.h). Declared here:
+ *   - ga_os_default (os.c): the kernel (mmap / mprotect / madvise / munmap);
+ *   - ga_testos (testos.c): a wrapper that counts calls, keeps the OS state of every page
+ *     it has seen (None / Reserved / Prepared / Ready), reports illegal transitions, and
+ *     fails chosen calls on demand;
+ *   - ga_reuseos (reuseos.c): the fuzzers' recycler of a destroyed heap's memory.
+ * The doubles are in galloc_core only (harness, tests, fuzzers), not in libgalloc.
+ * None of them calls anything in galloc but another ga_os.
  */
 #ifndef GA_OS_H
 #define GA_OS_H

@@ -19,6 +19,9 @@
  *     so an empty heap is one os->alloc_meta mapping), the chunk bounds [start, end), the
  *     window of blocks ever made (pa_destroy and pa_verify visit only that), two scavenger
  *     cursors and running page counters.
+ * Files: the layout of the structure and its small accessors are in pagealloc_impl.h (private
+ * to this file and pagealloc_verify.c); the checker pa_verify and pa_dump are in
+ * pagealloc_verify.c.
  * Calls: only the OS layer (alloc_meta / free_meta for metadata, unused when scavenging). It
  * never touches heap pages. The caller holds the heap lock around every call.
  *
@@ -48,134 +51,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pagealloc.h"
-
-#define PA_V_CODE        40                     /* ga_report.code for page-allocator violations */
-#define PAGE             ((uint64_t)GA_PAGE_SIZE)
-#define CHUNK_SHIFT      22
-#define CHUNK_BYTES      ((uint64_t)1 << CHUNK_SHIFT)
-#define CHUNK_PAGES      512u
-#define L2_SHIFT         13                     /* chunks per sparse block: 8192 */
-#define BLK_SHIFT        (CHUNK_SHIFT + L2_SHIFT)   /* a block covers 2^35 bytes = 32 GiB */
-#define L1_ENTRIES       ((size_t)1 << 13)
-#define L2_ENTRIES       ((size_t)1 << L2_SHIFT)
-#define ROOT_ENTRIES     ((size_t)1 << 14)
-#define OFF_LIMIT        ((uint64_t)1 << 48)    /* offsets are < 2^48 */
-#define MAX_OFF          (OFF_LIMIT - 1)        /* maxOffAddr: "heap exhausted" */
-#define SUM_BITS         21
-#define SUM_MASK         (((uint64_t)1 << SUM_BITS) - 1)
-#define SUM_MAX_PACKED   ((uint64_t)1 << SUM_BITS)
-#define SUM_ALL_FREE_ROOT ((uint64_t)1 << 63)
-#define FREE_CHUNK_SUM   ((uint64_t)512 | (uint64_t)512 << 21 | (uint64_t)512 << 42)
-#define SCI_HAS_FREE     1u
-
-static const unsigned lvl_bits[GA_SUMMARY_LEVELS] = {14, 3, 3, 3, 3};
-static const unsigned lvl_shift[GA_SUMMARY_LEVELS] = {34, 31, 28, 25, 22};
-static const unsigned lvl_logpages[GA_SUMMARY_LEVELS] = {21, 18, 15, 12, 9};
-/* Per block, level l has 2^(1+3l) entries (a block is 2 root entries); levels 1..4 are stored
- * one after the other in pa_l2.sum, level l from lvl_blk_off[l]. */
-static const unsigned lvl_blk_bits[GA_SUMMARY_LEVELS] = {1, 4, 7, 10, 13};
-static const unsigned lvl_blk_off[GA_SUMMARY_LEVELS] = {0, 0, 16, 16 + 128, 16 + 128 + 1024};
-#define BLK_SUMS         (16 + 128 + 1024 + 8192)
-
-typedef struct pa_chunk {
-    uint64_t alloc[8];   /* pallocBits: 1 = allocated */
-    uint64_t scav[8];    /* 1 = released to the OS */
-} pa_chunk;
-
-/* Scavenge index entry (Go's scavChunkData without the generation: there is no GC cycle
- * here, so density is judged on the current count only). */
-typedef struct pa_scidx {
-    uint16_t inuse;      /* allocated pages */
-    uint16_t flags;      /* SCI_HAS_FREE: may hold free, unscavenged pages */
-} pa_scidx;
-
-/* One block: everything about 8192 chunks. The summaries come first so that the few entries
- * a small heap touches share pages with each other (~1.1 MiB of address space per block; the
- * kernel commits only the pages touched). */
-typedef struct pa_l2 {
-    ga_pallocsum sum[BLK_SUMS];  /* levels 1..4, see lvl_blk_off */
-    pa_scidx x[L2_ENTRIES];
-    pa_chunk c[L2_ENTRIES];
-} pa_l2;
-
-typedef struct pa_range { uint64_t base, limit; } pa_range;   /* offsets, [base, limit) */
-
-#define RANGES_INIT_CAP 16
-
-struct ga_pagealloc {
-    const ga_os *os;
-    bool plant;                  /* GA_PLANT_SUMMARY_MERGE */
-    uint64_t search;             /* searchAddr as an offset; MAX_OFF = exhausted */
-    uint64_t start, end;         /* chunk-index bounds of everything grown, [start, end) */
-    pa_range *ranges;            /* inUse, sorted; ranges_inline until it outgrows it */
-    size_t nranges, rcap;
-    /* Scavenger cursors (exclusive chunk index): every chunk >= scav_top_force has HasFree
-     * clear; every chunk >= scav_top_bg has HasFree clear or is dense. free() raises both. */
-    uint64_t scav_top_force, scav_top_bg;
-    size_t total_pages, alloc_pages, scav_free_pages;
-    size_t meta_bytes;
-    /* The block window [blk_lo, blk_hi] (empty while blk_lo > blk_hi): every block pa_grow ever
-     * made lies in it, and so does every root entry anything ever wrote (update only writes
-     * over grown memory; pa_test_set_summary widens it for the root entries it writes).
-     * Outside it l2[] is NULL and the root still holds alloc_meta's zeros, so pa_destroy and
-     * pa_verify look only inside. */
-    uint64_t blk_lo, blk_hi;
-    pa_range ranges_inline[RANGES_INIT_CAP];
-    pa_l2 *l2[L1_ENTRIES];
-    ga_pallocsum root[ROOT_ENTRIES];   /* level 0, 128 KiB: touched only where the heap grew */
-};
+#include "pagealloc_impl.h"
 
 static void pa_fatal(const char *what)
 {
     fprintf(stderr, "galloc: page allocator: fatal: %s\n", what);
     abort();
 }
-
-/* ---- address arithmetic (wrapping u64, spec §6.1) ---------------------------------------- */
-static inline uint64_t off_of(uintptr_t a) { return (uint64_t)a - (uint64_t)GA_ARENA_BASE_OFFSET; }
-static inline uintptr_t addr_of(uint64_t off) { return (uintptr_t)(off + (uint64_t)GA_ARENA_BASE_OFFSET); }
-static inline unsigned off_page(uint64_t off) { return (unsigned)(off >> GA_PAGE_SHIFT) & (CHUNK_PAGES - 1); }
-
-static inline pa_chunk *chunk_of(const ga_pagealloc *pa, uint64_t ci)
-{
-    pa_l2 *b = pa->l2[ci >> L2_SHIFT];
-    return b ? &b->c[ci & (L2_ENTRIES - 1)] : NULL;
-}
-static inline pa_scidx *sci_of(const ga_pagealloc *pa, uint64_t ci)
-{
-    pa_l2 *b = pa->l2[ci >> L2_SHIFT];
-    return b ? &b->x[ci & (L2_ENTRIES - 1)] : NULL;
-}
-
-/* The summary at (level l, index i): level 0 is the flat root, levels 1..4 live in the block
- * covering them. NULL if that block was never made: such summaries read as 0 (sum_get,
- * sum_row) and nothing writes them (update only runs over grown memory). The 8 children of an
- * entry never straddle blocks (an entry covers at most 16 GiB, a block 32 GiB, both aligned),
- * so sum_ref(l + 1, i << 3) points at all of them. */
-static inline ga_pallocsum *sum_ref(const ga_pagealloc *pa, unsigned l, uint64_t i)
-{
-    if (l == 0)
-        return (ga_pallocsum *)&pa->root[i];
-    pa_l2 *b = pa->l2[i >> lvl_blk_bits[l]];
-    return b ? &b->sum[lvl_blk_off[l] + (i & (((uint64_t)1 << lvl_blk_bits[l]) - 1))] : NULL;
-}
-static inline ga_pallocsum sum_get(const ga_pagealloc *pa, unsigned l, uint64_t i)
-{
-    const ga_pallocsum *p = sum_ref(pa, l, i);
-    return p ? *p : 0;
-}
-/* 8 (or, at level 0, up to all) consecutive summaries from (l, i); zeros for an absent block. */
-static const ga_pallocsum zero_row[8];
-static inline const ga_pallocsum *sum_row(const ga_pagealloc *pa, unsigned l, uint64_t i)
-{
-    const ga_pallocsum *p = sum_ref(pa, l, i);
-    return p ? p : zero_row;
-}
-
-static inline unsigned ctz64(uint64_t x) { return x ? (unsigned)__builtin_ctzll(x) : 64; }
-static inline unsigned clz64(uint64_t x) { return x ? (unsigned)__builtin_clzll(x) : 64; }
-static inline unsigned pop64(uint64_t x) { return ga_popcount64(x); }
 
 /* ---- pallocSum (spec §6.2) ---------------------------------------------------------------- */
 ga_pallocsum ga_pack_pallocsum(unsigned start, unsigned max, unsigned end)
@@ -267,28 +149,6 @@ ga_pallocsum ga_palloc_summarize(const uint64_t b[8])
         run = clz64(x);
     }
     return ga_pack_pallocsum(start, best, end);
-}
-
-/* mergeSummaries: fold 8 children of capacity 2^logk each (spec §6.3). Children live at
- * levels 1..4, whose capacity is below 2^21, so they never carry the root's 1<<63 encoding
- * and unpack with plain masks (this is the hottest loop of alloc/free). */
-static ga_pallocsum merge8(const ga_pallocsum *c, unsigned logk, bool planted)
-{
-    const uint64_t K = (uint64_t)1 << logk;
-    uint64_t any = c[0] | c[1] | c[2] | c[3] | c[4] | c[5] | c[6] | c[7];
-    if (!any)
-        return 0;
-    uint64_t start = c[0] & SUM_MASK, max = (c[0] >> 21) & SUM_MASK, end = c[0] >> 42;
-    for (unsigned i = 1; i < 8; i++) {
-        uint64_t x = c[i], s = x & SUM_MASK, m = (x >> 21) & SUM_MASK, e = x >> 42;
-        if (start == (uint64_t)i << logk)   /* everything so far is free: the prefix grows */
-            start += s;
-        uint64_t straddle = end + s;        /* a run crossing the boundary */
-        max = straddle > max ? straddle : max;
-        max = m > max ? m : max;
-        end = (e == K && !planted) ? end + K : e;
-    }
-    return ga_pack_pallocsum((unsigned)start, (unsigned)max, (unsigned)end);
 }
 
 /* ---- pallocBits range ops ---------------------------------------------------------------- */
@@ -527,27 +387,8 @@ static void update(ga_pagealloc *pa, uint64_t off, size_t npages, bool contig, b
     }
 }
 
-/* ---- inUse ranges (spec §6.4, mranges.go) ----------------------------------------------- */
-/* Index of the first range whose limit is above off (nranges if none). */
-static size_t range_upper(const ga_pagealloc *pa, uint64_t off)
-{
-    size_t lo = 0, hi = pa->nranges;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (pa->ranges[mid].limit > off)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return lo;
-}
-
-static bool range_contains(const ga_pagealloc *pa, uint64_t off)
-{
-    size_t i = range_upper(pa, off);
-    return i < pa->nranges && pa->ranges[i].base <= off;
-}
-
+/* ---- inUse ranges (spec §6.4, mranges.go): range_upper, range_contains, ranges_intersect
+ * are in pagealloc_impl.h (the checker uses them too) ------------------------------------ */
 /* findMappedAddr: the lowest in-use address >= off, or maxOffAddr. */
 static uint64_t mapped_at_or_above(const ga_pagealloc *pa, uint64_t off)
 {
@@ -773,13 +614,6 @@ static void blk_widen(ga_pagealloc *pa, uint64_t k)
 }
 
 size_t pa_meta_bytes(const ga_pagealloc *pa) { return pa->meta_bytes; }
-
-/* True if some inUse range intersects [lo, hi). */
-static bool ranges_intersect(const ga_pagealloc *pa, uint64_t lo, uint64_t hi)
-{
-    size_t i = range_upper(pa, lo);
-    return i < pa->nranges && pa->ranges[i].base < hi;
-}
 
 int pa_grow(ga_pagealloc *pa, uintptr_t base, size_t size)
 {
@@ -1068,229 +902,6 @@ void pa_for_each_range(const ga_pagealloc *pa, void (*fn)(void *ctx, uintptr_t b
 {
     for (size_t i = 0; i < pa->nranges; i++)
         fn(ctx, addr_of(pa->ranges[i].base), addr_of(pa->ranges[i].limit));
-}
-
-/* ---- checker (spec §10.D) --------------------------------------------------------------- */
-int pa__report(ga_report *r, const char *inv, uintptr_t addr, const char *fmt, ...)
-{
-    if (r) {
-        va_list ap;
-        r->code = PA_V_CODE;
-        snprintf(r->invariant, sizeof r->invariant, "%s", inv);
-        r->span = 0;
-        r->addr = addr;
-        r->slot = -1;
-        va_start(ap, fmt);
-        vsnprintf(r->message, sizeof r->message, fmt, ap);
-        va_end(ap);
-    }
-    return PA_V_CODE;
-}
-
-#define SUMF "%#" PRIx64 " (start=%u max=%u end=%u)"
-#define SUMA(s) (uint64_t)(s), ga_pallocsum_start(s), ga_pallocsum_max(s), ga_pallocsum_end(s)
-
-/* D3: shape of one summary at level l; 0 or a report. */
-static int check_shape(ga_report *r, unsigned l, uint64_t i, ga_pallocsum s)
-{
-    uint64_t C = (uint64_t)1 << lvl_logpages[l];
-    uintptr_t a = addr_of(i << lvl_shift[l]);
-    if (s >> 63) {
-        if (l != 0 || s != SUM_ALL_FREE_ROOT)
-            return pa__report(r, "D3", a, "level %u index %#" PRIx64 ": summary %#" PRIx64
-                              " uses the fully-free flag bit, only the exact root value 1<<63 may",
-                              l, i, (uint64_t)s);
-        return 0;
-    }
-    uint64_t st = ga_pallocsum_start(s), mx = ga_pallocsum_max(s), en = ga_pallocsum_end(s);
-    if (st == C && mx == C && en == C)
-        return 0;
-    if (!(st <= mx && en <= mx && mx <= C && st + en < C))
-        return pa__report(r, "D3", a, "level %u index %#" PRIx64 ": summary " SUMF " has an impossible shape"
-                          " for capacity %" PRIu64, l, i, SUMA(s), C);
-    return 0;
-}
-
-int pa_verify(const ga_pagealloc *pa, ga_report *r)
-{
-    size_t k, nalloc = 0, nscavfree = 0, ntotal = 0;
-    if (r)
-        memset(r, 0, sizeof *r), r->slot = -1;
-    /* D6: the inUse list and the chunk bounds. */
-    for (k = 0; k < pa->nranges; k++) {
-        pa_range g = pa->ranges[k];
-        if (g.base >= g.limit || (g.base | g.limit) & (CHUNK_BYTES - 1) || g.limit > OFF_LIMIT)
-            return pa__report(r, "D6", addr_of(g.base), "inUse range %zu [%#" PRIxPTR ", %#" PRIxPTR
-                              ") is empty or not chunk aligned", k, addr_of(g.base), addr_of(g.limit));
-        if (k > 0 && pa->ranges[k - 1].limit >= g.base)
-            return pa__report(r, "D6", addr_of(g.base), "inUse ranges %zu [.., %#" PRIxPTR ") and %zu [%#" PRIxPTR
-                              ", ..) are unsorted, overlapping or adjacent", k - 1,
-                              addr_of(pa->ranges[k - 1].limit), k, addr_of(g.base));
-    }
-    {
-        uint64_t es = pa->nranges ? pa->ranges[0].base >> CHUNK_SHIFT : 0;
-        uint64_t ee = pa->nranges ? pa->ranges[pa->nranges - 1].limit >> CHUNK_SHIFT : 0;
-        if (pa->start != es || pa->end != ee)
-            return pa__report(r, "D6", 0, "chunk bounds [start, end) = [%#" PRIx64 ", %#" PRIx64
-                              ") but inUse spans chunks [%#" PRIx64 ", %#" PRIx64 ")", pa->start, pa->end, es, ee);
-        /* pa_destroy frees only the blocks inside the window */
-        if (pa->nranges && (es >> L2_SHIFT < pa->blk_lo || (ee - 1) >> L2_SHIFT > pa->blk_hi))
-            return pa__report(r, "D6", 0, "block window [%#" PRIx64 ", %#" PRIx64 "] does not cover the blocks of inUse "
-                              "chunks [%#" PRIx64 ", %#" PRIx64 ")", pa->blk_lo, pa->blk_hi, es, ee);
-    }
-    /* Per chunk: D3 + D1 on the leaf, D4, D8. */
-    const unsigned LEAF = GA_SUMMARY_LEVELS - 1;
-    for (k = 0; k < pa->nranges; k++) {
-        for (uint64_t ci = pa->ranges[k].base >> CHUNK_SHIFT; ci < pa->ranges[k].limit >> CHUNK_SHIFT; ci++) {
-            uintptr_t cb = addr_of(ci << CHUNK_SHIFT);
-            const pa_chunk *c = chunk_of(pa, ci);
-            if (!c)
-                return pa__report(r, "D6", cb, "chunk %#" PRIx64 " at %#" PRIxPTR " is in inUse but has no bitmap block",
-                                  ci, cb);
-            ga_pallocsum have = *sum_ref(pa, LEAF, ci);   /* c's block holds it */
-            int e = check_shape(r, LEAF, ci, have);
-            if (e)
-                return e;
-            ga_pallocsum want = ga_palloc_summarize(c->alloc);
-            if (have != want)
-                return pa__report(r, "D1", cb, "chunk %#" PRIx64 " at %#" PRIxPTR ": leaf summary (level 4 index %#" PRIx64
-                                  ") " SUMF " != summarize(pallocBits) " SUMF, ci, cb, ci, SUMA(have), SUMA(want));
-            unsigned pop = 0, scf = 0;
-            for (unsigned w = 0; w < 8; w++) {
-                if (c->scav[w] & c->alloc[w]) {
-                    unsigned p = w * 64 + ctz64(c->scav[w] & c->alloc[w]);
-                    return pa__report(r, "D4", cb + p * PAGE, "chunk %#" PRIx64 " page %u (%#" PRIxPTR
-                                      ") is both allocated and scavenged (word %u: alloc %#" PRIx64 " scav %#" PRIx64 ")",
-                                      ci, p, (uintptr_t)(cb + p * PAGE), w, c->alloc[w], c->scav[w]);
-                }
-                pop += pop64(c->alloc[w]);
-                scf += pop64(c->scav[w] & ~c->alloc[w]);
-            }
-            const pa_scidx *x = sci_of(pa, ci);
-            if (x->inuse != pop)
-                return pa__report(r, "D8", cb, "chunk %#" PRIx64 " at %#" PRIxPTR ": scavenge index in-use count %u != "
-                                  "popcount(pallocBits) %u", ci, cb, x->inuse, pop);
-            bool work = pop + scf < CHUNK_PAGES;   /* some page is free and unscavenged */
-            if (work && !(x->flags & SCI_HAS_FREE))
-                return pa__report(r, "D8", cb, "chunk %#" PRIx64 " at %#" PRIxPTR ": HasFree is clear but %u pages are "
-                                  "free and unscavenged", ci, cb, CHUNK_PAGES - pop - scf);
-            if (work && ci >= pa->scav_top_force)
-                return pa__report(r, "D8", cb, "chunk %#" PRIx64 ": has free unscavenged pages but lies above the "
-                                  "forced-scavenge cursor %#" PRIx64, ci, pa->scav_top_force);
-            if (work && pop < GA_SCAV_CHUNK_HI_OCC_PAGES && ci >= pa->scav_top_bg)
-                return pa__report(r, "D8", cb, "chunk %#" PRIx64 ": not dense, has free unscavenged pages but lies "
-                                  "above the background-scavenge cursor %#" PRIx64, ci, pa->scav_top_bg);
-            nalloc += pop;
-            nscavfree += scf;
-            ntotal += CHUNK_PAGES;
-        }
-    }
-    /* Leaves next to in-use chunks (same level-3 block) that are not in use must be empty,
-     * or merges would invent free space. */
-    for (k = 0; k < pa->nranges; k++) {
-        uint64_t b0 = (pa->ranges[k].base >> CHUNK_SHIFT) & ~(uint64_t)7;
-        uint64_t b1 = (((pa->ranges[k].limit >> CHUNK_SHIFT) - 1) | 7) + 1;
-        for (uint64_t ci = b0; ci < b1; ci++) {
-            ga_pallocsum s = sum_get(pa, LEAF, ci);
-            if (s != 0 && !range_contains(pa, ci << CHUNK_SHIFT))
-                return pa__report(r, "D1", addr_of(ci << CHUNK_SHIFT), "chunk %#" PRIx64 " is not in use but its leaf "
-                                  "summary is " SUMF, ci, SUMA(s));
-        }
-    }
-    /* D2 + D3, bottom-up so that a bad entry is reported at its own level. */
-    for (int l = GA_SUMMARY_LEVELS - 2; l >= 0; l--) {
-        for (k = 0; k < pa->nranges; k++) {
-            uint64_t lo = pa->ranges[k].base >> lvl_shift[l], hi = (pa->ranges[k].limit - 1) >> lvl_shift[l];
-            for (uint64_t i = lo; i <= hi; i++) {
-                ga_pallocsum have = sum_get(pa, (unsigned)l, i);
-                int e = check_shape(r, (unsigned)l, i, have);
-                if (e)
-                    return e;
-                ga_pallocsum want = merge8(sum_row(pa, (unsigned)l + 1, i << 3), lvl_logpages[l + 1], false);
-                if (have != want)
-                    return pa__report(r, "D2", addr_of(i << lvl_shift[l]), "level %d index %#" PRIx64 " (%#" PRIxPTR
-                                      "): summary " SUMF " != merge of level %d children [%#" PRIx64 "..+8) " SUMF,
-                                      l, i, addr_of(i << lvl_shift[l]), SUMA(have), l + 1, i << 3, SUMA(want));
-            }
-        }
-    }
-    /* The block window. A block that no inUse range touches is leaked metadata (a failed
-     * pa_grow gives back the blocks it made). Root entries that cover no in-use memory must be
-     * 0 (find scans the root linearly): checked for the window's 2 entries per block; outside
-     * the window nothing ever wrote the root (see blk_lo), so it still holds alloc_meta's
-     * zeros and is not read. That keeps a small heap's pa_verify off the 128 KiB root; a heap
-     * grown at both ends of the address space reads it all, as before. */
-    for (uint64_t kb = pa->blk_lo; kb <= pa->blk_hi; kb++) {
-        uint64_t blo = kb << BLK_SHIFT;
-        bool used = ranges_intersect(pa, blo, blo + ((uint64_t)1 << BLK_SHIFT));
-        if (pa->l2[kb] && !used)
-            return pa__report(r, "D6", addr_of(blo), "block %#" PRIx64 " (chunks [%#" PRIx64 ", +8192)) holds metadata "
-                              "but no inUse range touches it", kb, kb << L2_SHIFT);
-        for (uint64_t i = kb << 1; i < (kb + 1) << 1; i++) {
-            uint64_t lo = i << lvl_shift[0];
-            if (pa->root[i] != 0 && (!used || !ranges_intersect(pa, lo, lo + ((uint64_t)1 << lvl_shift[0]))))
-                return pa__report(r, "D2", addr_of(lo), "level 0 index %#" PRIx64 " covers no in-use memory but its "
-                                  "summary is " SUMF, i, SUMA(pa->root[i]));
-        }
-    }
-    /* D5: searchAddr. */
-    if (pa->search != MAX_OFF) {
-        uintptr_t sa = addr_of(pa->search);
-        if (pa->search & (PAGE - 1))
-            return pa__report(r, "D5", sa, "searchAddr %#" PRIxPTR " is not page aligned", sa);
-        if (!range_contains(pa, pa->search))
-            return pa__report(r, "D5", sa, "searchAddr %#" PRIxPTR " is neither maxOffAddr nor in an inUse range", sa);
-        for (k = 0; k < pa->nranges && pa->ranges[k].base < pa->search; k++) {
-            uint64_t lim = pa->ranges[k].limit < pa->search ? pa->ranges[k].limit : pa->search;
-            for (uint64_t o = pa->ranges[k].base; o < lim; o += CHUNK_BYTES) {
-                const pa_chunk *c = chunk_of(pa, o >> CHUNK_SHIFT);
-                /* lim and o are page aligned and lim > o, so np >= 1 */
-                unsigned np = lim - o >= CHUNK_BYTES ? CHUNK_PAGES : (unsigned)((lim - o) / PAGE);
-                if (ga_pallocbits_popcnt_range(c->alloc, 0, np) != np) {
-                    unsigned p = 0;
-                    while (c->alloc[p / 64] >> (p % 64) & 1)
-                        p++;
-                    return pa__report(r, "D5", addr_of(o + p * PAGE), "page %#" PRIxPTR " is free but below searchAddr %#"
-                                      PRIxPTR, addr_of(o + p * PAGE), sa);
-                }
-            }
-        }
-    }
-    /* The running counters behind pa_*_pages. */
-    if (nalloc != pa->alloc_pages || nscavfree != pa->scav_free_pages || ntotal != pa->total_pages)
-        return pa__report(r, "Dcount", 0, "page counters: total %zu alloc %zu scavenged-free %zu, bitmaps say total %zu "
-                          "alloc %zu scavenged-free %zu", pa->total_pages, pa->alloc_pages, pa->scav_free_pages,
-                          ntotal, nalloc, nscavfree);
-    return 0;
-}
-
-void pa_dump(const ga_pagealloc *pa, FILE *out)
-{
-    fprintf(out, "pagealloc: %zu inUse ranges, chunks [%#" PRIx64 ", %#" PRIx64 "), searchAddr %#" PRIxPTR "%s\n",
-            pa->nranges, pa->start, pa->end, addr_of(pa->search), pa->search == MAX_OFF ? " (maxOffAddr)" : "");
-    fprintf(out, "  pages: total %zu allocated %zu free %zu scavenged-free %zu; metadata %zu bytes; "
-            "scavenge cursors force %#" PRIx64 " bg %#" PRIx64 "; block window [%#" PRIx64 ", %#" PRIx64 "]\n",
-            pa->total_pages, pa->alloc_pages, pa->total_pages - pa->alloc_pages, pa->scav_free_pages, pa->meta_bytes,
-            pa->scav_top_force, pa->scav_top_bg, pa->blk_lo, pa->blk_hi);
-    for (size_t k = 0; k < pa->nranges; k++) {
-        fprintf(out, "  range [%#" PRIxPTR ", %#" PRIxPTR ") %" PRIu64 " chunks\n", addr_of(pa->ranges[k].base),
-                addr_of(pa->ranges[k].limit), (pa->ranges[k].limit - pa->ranges[k].base) >> CHUNK_SHIFT);
-        for (uint64_t ci = pa->ranges[k].base >> CHUNK_SHIFT; ci < pa->ranges[k].limit >> CHUNK_SHIFT; ci++) {
-            const pa_chunk *c = chunk_of(pa, ci);
-            const pa_scidx *x = sci_of(pa, ci);
-            ga_pallocsum s = sum_get(pa, GA_SUMMARY_LEVELS - 1, ci);
-            unsigned a = 0, sc = 0;
-            if (!c) {   /* a corrupted range list: dump what there is */
-                fprintf(out, "    chunk %#" PRIx64 " @%#" PRIxPTR ": no block\n", ci, addr_of(ci << CHUNK_SHIFT));
-                continue;
-            }
-            for (unsigned w = 0; w < 8; w++)
-                a += pop64(c->alloc[w]), sc += pop64(c->scav[w]);
-            fprintf(out, "    chunk %#" PRIx64 " @%#" PRIxPTR ": sum start=%u max=%u end=%u alloc=%u scav=%u "
-                    "index inuse=%u%s\n", ci, addr_of(ci << CHUNK_SHIFT), ga_pallocsum_start(s), ga_pallocsum_max(s),
-                    ga_pallocsum_end(s), a, sc, x->inuse, (x->flags & SCI_HAS_FREE) ? " hasfree" : "");
-        }
-    }
 }
 
 /* ---- test hooks ------------------------------------------------------------------------ */

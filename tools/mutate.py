@@ -899,7 +899,7 @@ def main(argv):
         "n/a" if s["score"] is None else "%.3f" % s["score"], a.seed, len(selected)))
     surv = [r for r in results if r["result"] == "survived"]
     if surv:
-        say("survivors (for %s if equivalent, with '  # reason'):" % os.path.relpath(a.equivalent, a.root))
+        say("survivors (for %s if equivalent, with '  # reason'):" % a.equivalent)
         for r in surv:
             say("  %d  %s" % (r["id"], r["key"]))
     eq = [r for r in results if r["result"] == "equivalent"]

@@ -1,6 +1,6 @@
 /*
  * common.c — finding reports, environment knobs (GALLOC_PLANT, ...) and a small PRNG for
- * every fuzz target and driver (see fuzz.h). Calls: galloc.h (ga_plant_name), libc.
+ * every fuzz target and driver (see fuzz.h; the input reader gf_reader is inline there). Calls: galloc.h (ga_plant_name), libc.
  */
 #include "fuzz.h"
 #include "harness.h"
@@ -87,6 +87,13 @@ void gf_finding(const char *target, const char *sig, const char *fmt, ...)
     fprintf(stderr, "\n");
     fflush(stderr);
     abort();
+}
+
+void gf_vfinding_at(const char *target, const char *sig, const char *where, const char *fmt, va_list ap)
+{
+    char msg[900];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    gf_finding(target, sig, "%s: %s", where, msg);
 }
 
 void gf_rng_seed(gf_rng *r, uint64_t seed)

@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <stdarg.h>
 
 #if defined(__GNUC__)
 #define GF_NORETURN __attribute__((noreturn))
@@ -48,6 +49,20 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 /* Reports a finding (one line, see above) and aborts. `sig` must not contain spaces. */
 GF_NORETURN void gf_finding(const char *target, const char *sig, const char *fmt, ...) GF_PRINTF(3, 4);
+
+/* gf_finding for the targets that keep their own context (fuzz_span, fuzz_pagealloc): the
+ * line's details are "<where>: <fmt ...>" (where: the step, op and state the target names). */
+GF_NORETURN void gf_vfinding_at(const char *target, const char *sig, const char *where, const char *fmt, va_list ap)
+    GF_PRINTF(4, 0);
+
+/* Little-endian reader over a fuzz input for the structured targets (fuzz_span,
+ * fuzz_pagealloc): every byte string is a valid input, bytes past the end read as 0. */
+typedef struct gf_reader {
+    const uint8_t *p;
+    size_t n, i;
+} gf_reader;
+static inline unsigned gf_u8(gf_reader *r) { return r->i < r->n ? r->p[r->i++] : 0; }
+static inline unsigned gf_u16(gf_reader *r) { unsigned lo = gf_u8(r); return lo | gf_u8(r) << 8; }
 
 /* Name of the input being run (standalone driver), included in finding lines; may be NULL. */
 extern const char *gf_input_name;

@@ -2,9 +2,9 @@
  * fuzz_pagealloc.c — fuzz target: the page allocator (alloc/pagealloc.c, pagecache.c)
  * against a flat bitmap model with address-ordered first fit.
  *
- * Each input gets a fresh ga_pagealloc over a fake OS layer (metadata from anonymous
- * MAP_NORESERVE mappings; sysUnused only logged, failures injectable; the other OS calls
- * must never happen), so no heap page is ever touched. Memory can be grown at 14 chunk
+ * Each input gets a fresh ga_pagealloc over a fake OS layer (alloc/tests/meta_os.h, shared
+ * with the unit test: metadata from anonymous MAP_NORESERVE mappings; sysUnused only logged,
+ * failures injectable; the other OS calls must never happen), so no heap page is ever touched. Memory can be grown at 14 chunk
  * positions chosen to straddle every summary-level boundary: ten contiguous chunks at
  * B = 0x200c000 (crossing a level-3 block), two chunks on either side of a root-entry and
  * L2-block boundary (0x200ffff, 0x2010000), and two far away (B + 0x100000).
@@ -33,6 +33,7 @@
  */
 #include "fuzz.h"
 #include "pagealloc.h"
+#include "../alloc/tests/pa_fixture.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -50,29 +51,18 @@
 #define B ((uint64_t)0x200c000)
 #define ALL (~(uint64_t)0)
 #define MAXLIVE 4096
-#define MAXCALLS 256
+#define MAXCALLS GA_META_OS_LOG
 
 static const uint64_t pos_ci[NPOS] = {B + 0, B + 1, B + 2, B + 3, B + 4, B + 5, B + 6, B + 7, B + 8, B + 9,
                                       0x200ffff, 0x2010000, B + 0x100000, B + 0x100001};
 
 static uintptr_t chunk_base(uint64_t ci) { return (uintptr_t)((ci << 22) + (uint64_t)GA_ARENA_BASE_OFFSET); }
 
-typedef struct rd {
-    const uint8_t *p;
-    size_t n, i;
-} rd;
-static unsigned u8(rd *r) { return r->i < r->n ? r->p[r->i++] : 0; }
-static unsigned u16(rd *r) { unsigned lo = u8(r); return lo | u8(r) << 8; }
 
-/* ---- fake OS ---------------------------------------------------------------------------- */
-typedef struct call { uintptr_t a; size_t n; } call;
-static struct fos {
-    size_t live_bytes;
-    long meta_fail_after;     /* <0: never; k: the (k+1)-th next alloc_meta fails */
-    long unused_fail_after;
-    call log[MAXCALLS];
-    size_t nlog;
-} F;
+/* ---- fake OS (alloc/tests/meta_os.h): metadata mappings recycled across inputs (zeroed and
+ * kept for the next request of the same size instead of a munmap + mmap per input) --------- */
+typedef pam_call call;
+static ga_meta_os F;
 
 static size_t g_step;
 static const char *g_op = "setup";
@@ -80,101 +70,23 @@ static const char *g_op = "setup";
 GF_NORETURN GF_PRINTF(2, 3) static void fail(const char *sig, const char *fmt, ...);
 static void fail(const char *sig, const char *fmt, ...)
 {
-    char msg[900];
+    char where[120];
+    snprintf(where, sizeof where, "step %zu (%s)", g_step, g_op);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    gf_finding(T, sig, "step %zu (%s): %s", g_step, g_op, msg);
+    gf_vfinding_at(T, sig, where, fmt, ap);
 }
 
-/* Metadata mappings are recycled across inputs: a freed mapping is zeroed with
- * MADV_DONTNEED (cost proportional to the pages the input touched) and kept for the next
- * request of the same size, instead of a munmap + mmap of ~600 MiB per input. */
-#define NSPARE 32
-static struct { void *p; size_t n; } spare[NSPARE];
-
-static void *fos_alloc_meta(void *ctx, size_t n)
+static void os_forbidden(const char *call) { fail("pagealloc/os-call", "the page allocator called os->%s", call); }
+static void os_reset(void)
 {
-    (void)ctx;
-    if (F.meta_fail_after >= 0 && F.meta_fail_after-- == 0) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    void *p = NULL;
-    for (int i = 0; i < NSPARE && !p; i++)
-        if (spare[i].p && spare[i].n == n) {
-            p = spare[i].p;
-            spare[i].p = NULL;
-        }
-    if (!p) {
-        p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (p == MAP_FAILED) {
-            errno = ENOMEM;
-            return NULL;
-        }
-    }
-    F.live_bytes += n;
-    return p;
+    ga_meta_os_reset(&F, os_forbidden, true);
+    F.unused_errno = EAGAIN;
 }
-static void fos_free_meta(void *ctx, void *p, size_t n)
-{
-    (void)ctx;
-    F.live_bytes -= n;
-    for (int i = 0; i < NSPARE; i++)
-        if (!spare[i].p) {
-            if (n >= 65536) {
-                if (madvise(p, n, MADV_DONTNEED) != 0)
-                    break;
-            } else {
-                memset(p, 0, n);
-            }
-            spare[i].p = p;
-            spare[i].n = n;
-            return;
-        }
-    munmap(p, n);
-}
-static int fos_unused(void *ctx, void *p, size_t n)
-{
-    (void)ctx;
-    if (F.unused_fail_after >= 0 && F.unused_fail_after-- == 0) {
-        errno = EAGAIN;
-        return -1;
-    }
-    if (F.nlog < MAXCALLS)
-        F.log[F.nlog] = (call){(uintptr_t)p, n};
-    F.nlog++;
-    return 0;
-}
-static void *fos_reserve(void *ctx, void *h, size_t n)
-{
-    (void)ctx, (void)h, (void)n;
-    fail("pagealloc/os-call", "the page allocator called os->reserve");
-}
-static int fos_map(void *ctx, void *p, size_t n)
-{
-    (void)ctx, (void)p, (void)n;
-    fail("pagealloc/os-call", "the page allocator called os->map");
-}
-static int fos_used(void *ctx, void *p, size_t n)
-{
-    (void)ctx, (void)p, (void)n;
-    fail("pagealloc/os-call", "the page allocator called os->used");
-}
-static int fos_release(void *ctx, void *p, size_t n)
-{
-    (void)ctx, (void)p, (void)n;
-    fail("pagealloc/os-call", "the page allocator called os->release");
-}
-static const ga_os g_os = {NULL, fos_reserve, fos_map, fos_used, fos_unused, fos_release, fos_alloc_meta, fos_free_meta};
 
 /* ---- model ------------------------------------------------------------------------------ */
-typedef struct mchunk {
-    bool grown;
-    uint64_t a[8], s[8];
-} mchunk;
-typedef struct live { uintptr_t a; size_t n; } live;
+typedef pam_chunk mchunk;   /* the model: pa_fixture.h */
+typedef pam_live live;
 
 static mchunk mdl[NPOS];
 static live lv[MAXLIVE];
@@ -182,14 +94,8 @@ static size_t nlive;
 static ga_pagecache cache[2], mcache[2];
 static ga_pagealloc *pa;
 
-static bool mbit(const uint64_t *w, unsigned i) { return (w[i >> 6] >> (i & 63)) & 1; }
-static void mput(uint64_t *w, unsigned i, bool v)
-{
-    if (v)
-        w[i >> 6] |= 1ull << (i & 63);
-    else
-        w[i >> 6] &= ~(1ull << (i & 63));
-}
+#define mbit pam_bit
+#define mput pam_put
 static uintptr_t maddr(int k, unsigned p) { return chunk_base(pos_ci[k]) + p * PG; }
 static int pos_of(uintptr_t a)
 {
@@ -199,58 +105,11 @@ static int pos_of(uintptr_t a)
             return k;
     return -1;
 }
-static unsigned popc(const uint64_t w[8])
-{
-    unsigned c = 0;
-    for (int i = 0; i < 8; i++)
-        c += (unsigned)__builtin_popcountll(w[i]);
-    return c;
-}
+#define popc pam_popc
 
-/* First fit over the address-ordered positions; runs continue across adjacent grown chunks. */
-static bool model_find(size_t n, int *ko, unsigned *po)
-{
-    size_t run = 0;
-    int sk = -1;
-    unsigned sp = 0;
-    for (int k = 0; k < NPOS; k++) {
-        if (!mdl[k].grown || (k > 0 && pos_ci[k] != pos_ci[k - 1] + 1) || (k > 0 && !mdl[k - 1].grown))
-            run = 0;
-        if (!mdl[k].grown)
-            continue;
-        for (unsigned p = 0; p < P; p++) {
-            if (mbit(mdl[k].a, p)) {
-                run = 0;
-                continue;
-            }
-            if (run == 0)
-                sk = k, sp = p;
-            if (++run == n) {
-                *ko = sk;
-                *po = sp;
-                return true;
-            }
-        }
-    }
-    return false;
-}
-
-/* Marks n pages from (k, p) allocated or free; returns how many of them were scavenged
- * (allocation clears their scavenged bits). */
-static size_t model_mark(int k, unsigned p, size_t n, bool alloc)
-{
-    size_t sc = 0;
-    while (n--) {
-        if (alloc) {
-            sc += mbit(mdl[k].s, p);
-            mput(mdl[k].s, p, false);
-        }
-        mput(mdl[k].a, p, alloc);
-        if (++p == P)
-            p = 0, k++;
-    }
-    return sc;
-}
+/* The reference model (pa_fixture.h) over this target's positions. */
+static bool model_find(size_t n, int *ko, unsigned *po) { return pam_find(mdl, pos_ci, NPOS, n, ko, po); }
+static size_t model_mark(int k, unsigned p, size_t n, bool alloc) { return pam_mark(mdl, k, p, n, alloc); }
 static void model_mark_addr(uintptr_t a, size_t n, bool alloc)
 {
     int k = pos_of(a);
@@ -262,46 +121,7 @@ static void model_mark_addr(uintptr_t a, size_t n, bool alloc)
 /* The sysUnused calls pa_scavenge(want pages, force) must make, applied to the model. */
 static size_t model_scavenge(size_t want, bool force, call *calls, size_t *ncalls, long fail_after)
 {
-    size_t got = 0;
-    *ncalls = 0;
-    for (int k = NPOS - 1; k >= 0 && got < want; k--) {
-        if (!mdl[k].grown)
-            continue;
-        if (!force && popc(mdl[k].a) >= GA_SCAV_CHUNK_HI_OCC_PAGES)
-            continue;
-        while (got < want) {
-            int top = -1;
-            for (int p = P - 1; p >= 0; p--)
-                if (!mbit(mdl[k].a, (unsigned)p) && !mbit(mdl[k].s, (unsigned)p)) {
-                    top = p;
-                    break;
-                }
-            if (top < 0)
-                break;
-            unsigned end = (unsigned)top + 1, run = 0;
-            while (run < end && !mbit(mdl[k].a, end - 1 - run) && !mbit(mdl[k].s, end - 1 - run))
-                run++;
-            size_t left = want - got;
-            unsigned maxp = left < P ? (unsigned)left : P;
-            unsigned size = run < maxp ? run : maxp, start = end - size;
-            unsigned hp = GA_PA_HUGE_PAGE_PAGES;
-            unsigned above = (start + hp - 1) / hp * hp;
-            if (above <= end && start / hp * hp >= end - run) {
-                size += start - start / hp * hp;
-                start = start / hp * hp;
-            }
-            if (fail_after == 0)
-                return got;   /* the OS refuses this call: pa_scavenge stops */
-            fail_after--;
-            if (*ncalls < MAXCALLS)
-                calls[*ncalls] = (call){maddr(k, start), (size_t)size * PG};
-            (*ncalls)++;
-            for (unsigned p = start; p < start + size; p++)
-                mput(mdl[k].s, p, true);
-            got += size;
-        }
-    }
-    return got;
+    return pam_scavenge(mdl, pos_ci, NPOS, want, force, calls, MAXCALLS, ncalls, fail_after);
 }
 
 /* ---- checks ----------------------------------------------------------------------------- */
@@ -428,20 +248,10 @@ static void op_free(unsigned i, unsigned mode, bool scav)
     if (!nlive)
         return;
     i %= (unsigned)nlive;
-    live l = lv[i];
-    uintptr_t a = l.a;
-    size_t n = l.n;
-    if (!scav && mode % 4 == 3 && l.n > 1) {   /* part of it: a prefix or a suffix */
-        n = 1 + (mode >> 2) % (l.n - 1);
-        if (mode & 0x80) {
-            lv[i] = (live){l.a + n * PG, l.n - n};
-        } else {
-            a = l.a + (l.n - n) * PG;
-            lv[i].n = l.n - n;
-        }
-    } else {
-        lv[i] = lv[--nlive];
-    }
+    size_t n = lv[i].n;
+    if (!scav && mode % 4 == 3 && n > 1)   /* part of it: a prefix (bit 7) or a suffix */
+        n = 1 + (mode >> 2) % (n - 1);
+    uintptr_t a = pam_take(lv, &nlive, i, n, (mode & 0x80) != 0);
     if (scav) {
         pa_free_scavenged(pa, a, n);
         int k = pos_of(a);
@@ -466,36 +276,25 @@ static void op_scavenge(unsigned flags, unsigned amount)
     call want_calls[MAXCALLS];
     size_t nwant;
     size_t exp = model_scavenge(want, force, want_calls, &nwant, F.unused_fail_after);
-    F.nlog = 0;
+    F.unused_calls = F.nulog = 0;
     size_t got = pa_scavenge(pa, nb, force);
     F.unused_fail_after = -1;
     if (got != exp * PG)
         fail("pagealloc/scavenge", "pa_scavenge(%zu pages, force %d) released %zu pages, model %zu", want, force,
              got / PG, exp);
-    if (F.nlog != nwant)
-        fail("pagealloc/scavenge-calls", "pa_scavenge made %zu sysUnused calls, model %zu", F.nlog, nwant);
+    if (F.unused_calls != nwant)
+        fail("pagealloc/scavenge-calls", "pa_scavenge made %zu sysUnused calls, model %zu", F.unused_calls, nwant);
     for (size_t c = 0; c < nwant && c < MAXCALLS; c++)
-        if (F.log[c].a != want_calls[c].a || F.log[c].n != want_calls[c].n)
+        if (F.ulog[c].a != want_calls[c].a || F.ulog[c].n != want_calls[c].n)
             fail("pagealloc/scavenge-calls", "sysUnused call %zu released [%#" PRIxPTR ", +%zu pages), model [%#" PRIxPTR
-                 ", +%zu pages)", c, F.log[c].a, F.log[c].n / PG, want_calls[c].a, want_calls[c].n / PG);
+                 ", +%zu pages)", c, F.ulog[c].a, F.ulog[c].n / PG, want_calls[c].a, want_calls[c].n / PG);
 }
 
 static void op_cache(unsigned b)
 {
     int j = b & 1;
     if (cache[j].cache == 0) {
-        ga_pagecache want = {0, 0, 0};
-        int k;
-        unsigned p;
-        if (model_find(1, &k, &p)) {
-            unsigned w = p / 64;
-            want.base = maddr(k, w * 64);
-            want.cache = ~mdl[k].a[w];
-            want.scav = mdl[k].s[w] & want.cache;
-            mdl[k].a[w] = ALL;
-            mdl[k].s[w] &= ~want.scav;
-        }
-        mcache[j] = want;
+        mcache[j] = pam_to_cache(mdl, pos_ci, NPOS);
         cache[j] = pa_alloc_to_cache(pa);
         check_cache_eq(j);
     } else {
@@ -553,10 +352,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     /* Warm the mapping cache with every metadata size an input can ask for (the pageAlloc,
      * the L2 blocks (with their summary levels) of all positions, grown range lists), so every
      * execution recycles mappings the same way: AFL++ stability stays at 100%. */
-    memset(&F, 0, sizeof F);
-    F.meta_fail_after = F.unused_fail_after = -1;
+    os_reset();
     for (int round = 0; round < 2; round++) {
-        ga_pagealloc *w = pa_new(&g_os);
+        ga_pagealloc *w = pa_new(&F.os);
         if (!w)
             break;
         for (int k = NPOS - 1; k >= 0; k -= 2)   /* disjoint ranges: the range list grows too */
@@ -568,49 +366,47 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    rd r = {data, size, 0};
-    memset(&F, 0, sizeof F);
-    F.meta_fail_after = -1;
-    F.unused_fail_after = -1;
+    gf_reader r = {data, size, 0};
+    os_reset();
     memset(mdl, 0, sizeof mdl);
     memset(cache, 0, sizeof cache);
     memset(mcache, 0, sizeof mcache);
     nlive = 0;
     g_step = 0;
     g_op = "setup";
-    pa = pa_new(&g_os);
+    pa = pa_new(&F.os);
     if (!pa)
         fail("pagealloc/new", "pa_new failed: errno %d", errno);
     pa_set_plant(pa, gf_plant() == GA_PLANT_SUMMARY_MERGE);
-    unsigned h = u8(&r);
+    unsigned h = gf_u8(&r);
     op_grow(h % NPOS, 1 + (h >> 4) % 3, false);
     check_all();
     for (g_step = 1; r.i < r.n && g_step < 20000; g_step++) {
-        unsigned b = u8(&r);
+        unsigned b = gf_u8(&r);
         switch (b % 16) {
         case 0: case 1: case 2: case 3: {
             g_op = "alloc";
-            unsigned c = u8(&r);
-            size_t n = c == 255 ? 0 : c % 10 < 6 ? 1 + u8(&r) % 16 : c % 10 < 9 ? 17 + u16(&r) % 584 : 601 + u16(&r) % 1400;
+            unsigned c = gf_u8(&r);
+            size_t n = c == 255 ? 0 : c % 10 < 6 ? 1 + gf_u8(&r) % 16 : c % 10 < 9 ? 17 + gf_u16(&r) % 584 : 601 + gf_u16(&r) % 1400;
             op_alloc(n);
             break;
         }
         case 4: {
             g_op = "burst";
-            unsigned k = 1 + u8(&r) % 16;
+            unsigned k = 1 + gf_u8(&r) % 16;
             for (unsigned j = 0; j < k; j++)
                 op_alloc(1);
             break;
         }
         case 5: case 6: case 7: {
             g_op = "free";
-            unsigned i = u16(&r);
-            op_free(i, u8(&r), false);
+            unsigned i = gf_u16(&r);
+            op_free(i, gf_u8(&r), false);
             break;
         }
         case 8:
             g_op = "free-scavenged";
-            op_free(u16(&r), 0, true);
+            op_free(gf_u16(&r), 0, true);
             break;
         case 9:
             g_op = "free-all";
@@ -619,29 +415,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         case 10: case 11: {
             g_op = "grow";
-            unsigned k = u8(&r), x = u8(&r);
+            unsigned k = gf_u8(&r), x = gf_u8(&r);
             op_grow(k, 1 + x % 3, (x & 0x80) != 0);
             break;
         }
         case 12: {
             g_op = "scavenge";
-            unsigned f = u8(&r);
-            op_scavenge(f, u16(&r));
+            unsigned f = gf_u8(&r);
+            op_scavenge(f, gf_u16(&r));
             break;
         }
         case 13:
             g_op = "cache";
-            op_cache(u8(&r));
+            op_cache(gf_u8(&r));
             break;
         case 14: {
             g_op = "cache-alloc";
-            unsigned c = u8(&r);
-            op_cache_alloc(c, u8(&r));
+            unsigned c = gf_u8(&r);
+            op_cache_alloc(c, gf_u8(&r));
             break;
         }
         default:
             g_op = "fail-unused";
-            F.unused_fail_after = (long)(u8(&r) % 4);
+            F.unused_fail_after = (long)(gf_u8(&r) % 4);
             break;
         }
         check_all();

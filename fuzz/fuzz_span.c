@@ -59,12 +59,6 @@
 #define MAXW GA_MAX_BITMAP_WORDS
 #define POISON 0xdf
 
-typedef struct rd {
-    const uint8_t *p;
-    size_t n, i;
-} rd;
-static unsigned u8(rd *r) { return r->i < r->n ? r->p[r->i++] : 0; }
-static unsigned u16(rd *r) { unsigned lo = u8(r); return lo | u8(r) << 8; }
 
 typedef struct model {
     unsigned n, nwords, fi;
@@ -140,13 +134,12 @@ static uint64_t hash2(unsigned i, unsigned seed)
 GF_NORETURN GF_PRINTF(2, 3) static void fail(const char *sig, const char *fmt, ...);
 static void fail(const char *sig, const char *fmt, ...)
 {
-    char msg[700];
+    char where[160];
+    snprintf(where, sizeof where, "step %zu (%s) nelems %u elemsize %zu freeindex %u", g_step, g_op, M.n, S.elemsize,
+             M.fi);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    gf_finding(T, sig, "step %zu (%s) nelems %u elemsize %zu freeindex %u: %s", g_step, g_op, M.n, S.elemsize,
-               M.fi, msg);
+    gf_vfinding_at(T, sig, where, fmt, ap);
 }
 
 /* Slot memory is ours; the sweep poisons dead slots for ASan, so unpoison before touching it. */
@@ -309,17 +302,17 @@ static uint64_t expected_cache(void)
     return (~M.alloc[M.fi / 64]) >> (M.fi % 64);
 }
 
-static void load(rd *r)
+static void load(gf_reader *r)
 {
-    unsigned mode = u8(r) % 3;
-    uint64_t seed = u8(r);
+    unsigned mode = gf_u8(r) % 3;
+    uint64_t seed = gf_u8(r);
     for (unsigned w = 0; w < M.nwords; w++) {
         uint64_t v = 0;
         if (mode == 0)
             for (int b = 0; b < 8; b++)
-                v |= (uint64_t)u8(r) << (8 * b);
+                v |= (uint64_t)gf_u8(r) << (8 * b);
         else if (mode == 1)
-            v = 0x0101010101010101ull * u8(r);
+            v = 0x0101010101010101ull * gf_u8(r);
         else
             v = hash2(w, (unsigned)seed) & hash2(w + 100, (unsigned)seed);
         unsigned lo = w * 64;
@@ -335,7 +328,7 @@ static void load(rd *r)
     memset(M.pending, 0, sizeof M.pending);
     memset(M.owner, 0, sizeof M.owner);
     memset(M.dbl, 0, sizeof M.dbl);
-    M.fi = u16(r) % (M.n + 1);
+    M.fi = gf_u16(r) % (M.n + 1);
     atomic_store(&S.freeindex, M.fi);
     S.allocCache = M.fi < M.n ? expected_cache() : 0;
     S.allocCount = (uint16_t)m_count();
@@ -419,8 +412,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     setup();
-    rd r = {data, size, 0};
-    unsigned n = 1 + u16(&r) % MAXE, flags = u8(&r);
+    gf_reader r = {data, size, 0};
+    unsigned n = 1 + gf_u16(&r) % MAXE, flags = gf_u8(&r);
     memset(&M, 0, sizeof M);
     memset(&S, 0, sizeof S);
     atomic_store(&g_heap->brokenCode, 0);
@@ -460,7 +453,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     g_step = 0;
     check_state();
     for (g_step = 1; r.i < r.n && g_step < 100000; g_step++) {
-        unsigned b = u8(&r);
+        unsigned b = gf_u8(&r);
         switch (b % 16) {
         case 0: case 1: case 2:
             g_op = "alloc";
@@ -472,7 +465,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         case 4: {
             g_op = "burst";
-            unsigned k = 1 + u8(&r);
+            unsigned k = 1 + gf_u8(&r);
             for (unsigned j = 0; j < k && M.fi < M.n; j++) {
                 alloc_one(false);
                 check_cache();
@@ -486,14 +479,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         case 6: case 7: {
             g_op = b % 16 == 6 ? "free" : "free-owner";
-            unsigned i = pick_allocated(u16(&r));
+            unsigned i = pick_allocated(gf_u16(&r));
             if (i < MAXE)
                 free_slot(i, b % 16 == 7);
             break;
         }
         case 8: {
             g_op = "free-mask";
-            unsigned seed = u8(&r), m = 1 + u8(&r) % 8;
+            unsigned seed = gf_u8(&r), m = 1 + gf_u8(&r) % 8;
             unsigned dbl = m == 8 ? pick_allocated(seed) : MAXE;
             for (unsigned i = 0; i < M.n; i++)
                 if (m_allocated(i) && !m_freed(i) && hash2(i, seed) % m == 0)
@@ -517,14 +510,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         case 12: {
             g_op = "gc";
-            unsigned keep = u8(&r) % 101, seed = u8(&r);
+            unsigned keep = gf_u8(&r) % 101, seed = gf_u8(&r);
             marks_for(marks, keep, seed);
             sweep(marks, false);
             break;
         }
         case 13: {
             g_op = "zombie";
-            unsigned keep = u8(&r) % 101, seed = u8(&r);
+            unsigned keep = gf_u8(&r) % 101, seed = gf_u8(&r);
             marks_for(marks, keep, seed);
             unsigned z = MAXE;
             for (unsigned i = 0, k = seed; i < M.n; i++)
@@ -542,7 +535,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
         case 14: {
-            unsigned a = u8(&r);
+            unsigned a = gf_u8(&r);
             if (a & 1) {
                 g_op = "refill";
                 if (M.fi < M.n) {

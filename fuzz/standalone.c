@@ -28,12 +28,12 @@
  *                     input is written to crash-random-<seed>-<n> before the abort, for replay.
  * Options libFuzzer understands (-runs=N, -seed=N, ...) are accepted and ignored, so the
  * same command line works with both binaries.
- * Calls: the target's LLVMFuzzerTestOneInput / LLVMFuzzerInitialize.
+ * Calls: the target's LLVMFuzzerTestOneInput / LLVMFuzzerInitialize, harness.h (gh_walk_inputs).
  */
 #define _GNU_SOURCE 1
 #include "fuzz.h"
+#include "harness.h"   /* gh_walk_inputs */
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -92,68 +92,25 @@ static void add_input(const char *path)
     ninputs++;
 }
 
-static bool skip_name(const char *n)
+/* gh_walk_inputs callbacks: every file is an input; a path that cannot be read is an error,
+ * or with --missing-ok a missing one is skipped. */
+static void walk_file(void *ctx, const char *path) { (void)ctx; add_input(path); }
+static void walk_error(void *ctx, const char *path, int err, int depth)
 {
-    size_t l = strlen(n);
-    return n[0] == '.' || (l > 3 && strcmp(n + l - 3, ".md") == 0);
+    (void)ctx;
+    if (err == ENOENT && missing_ok) {
+        if (!quiet)
+            printf("skip %s: does not exist\n", path);
+        return;
+    }
+    fprintf(stderr, "galloc-fuzz: %s: %s%s\n", path, strerror(err),
+            err == ENOENT && depth == 0 ? " (--missing-ok skips a missing path)" : "");
+    errors++;
 }
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-static void walk(const char *path, int depth)
+static void walk(const char *path)
 {
-    struct stat sb;
-    if (stat(path, &sb) != 0) {
-        if (errno == ENOENT && missing_ok) {
-            if (!quiet)
-                printf("skip %s: does not exist\n", path);
-            return;
-        }
-        fprintf(stderr, "galloc-fuzz: %s: %s%s\n", path, strerror(errno),
-                errno == ENOENT && depth == 0 ? " (--missing-ok skips a missing path)" : "");
-        errors++;
-        return;
-    }
-    if (!S_ISDIR(sb.st_mode)) {
-        add_input(path);
-        return;
-    }
-    if (depth > 32)
-        return;
-    DIR *d = opendir(path);
-    if (!d) {
-        fprintf(stderr, "galloc-fuzz: %s: %s\n", path, strerror(errno));
-        errors++;
-        return;
-    }
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (skip_name(e->d_name))
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            char **nn = realloc(names, cap * sizeof *nn);
-            if (!nn)
-                break;
-            names = nn;
-        }
-        size_t l = strlen(path) + strlen(e->d_name) + 2;
-        names[n] = malloc(l);
-        if (!names[n])
-            break;
-        snprintf(names[n], l, "%s/%s", path, e->d_name);
-        n++;
-    }
-    closedir(d);
-    if (n)
-        qsort(names, n, sizeof *names, cmp_str);
-    for (size_t i = 0; i < n; i++) {
-        walk(names[i], depth + 1);
-        free(names[i]);
-    }
-    free(names);
+    gh_walker w = {NULL, walk_file, walk_error};
+    gh_walk_inputs(&w, path);
 }
 
 static double now(void)
@@ -452,7 +409,7 @@ int main(int argc, char **argv)
         size_t before = ninputs;
         struct stat sb;
         bool dir = stat(args[i], &sb) == 0 && S_ISDIR(sb.st_mode);
-        walk(args[i], 0);
+        walk(args[i]);
         if (dir && ninputs == before) {
             if (missing_ok) {
                 if (!quiet) printf("skip %s: no inputs in it\n", args[i]);

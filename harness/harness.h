@@ -114,6 +114,16 @@ int gh_format(const gh_seq *s, FILE *out);              /* with the header line 
 /* Whole file into a malloc'd buffer (*data, *len; free it). 0, or -1 with errno set
  * (ENOMEM, EIO, or fopen's). Shared by galloc-replay, the fuzz drivers and tools. */
 int gh_read_file(const char *path, uint8_t **data, size_t *len);
+/* The inputs under a command-line path (inputs.c): file(ctx, f) for path itself if it is not
+ * a directory, else for every file below it (sorted, dot files and *.md skipped, 32 levels at
+ * most); error(ctx, p, errno, depth) where stat or opendir fails (depth 0: path itself).
+ * Returns the number of files visited. */
+typedef struct gh_walker {
+    void *ctx;
+    void (*file)(void *ctx, const char *path);
+    void (*error)(void *ctx, const char *path, int err, int depth);
+} gh_walker;
+size_t gh_walk_inputs(const gh_walker *w, const char *path);
 /* A count or byte size for command lines: decimal, 0x hex or octal, optional k/m/g suffix
  * (powers of 1024). False on junk, a minus sign or overflow. */
 bool gh_parse_size(const char *s, uint64_t *v);

@@ -20,7 +20,6 @@
 bool mt_replay_wanted(int argc, char **argv);
 int mt_replay_main(int argc, char **argv);
 
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -276,15 +275,20 @@ static void one(cli *c, const char *path)
     gh_seq_free(&s);
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-static bool skip_name(const char *n)
+/* gh_walk_inputs callbacks: replay each file; a path that cannot be read is an error, or
+ * with --missing-ok a missing one is skipped. */
+static void walk_file(void *ctx, const char *path) { one(ctx, path); }
+static void walk_error(void *ctx, const char *path, int err, int depth)
 {
-    size_t l = strlen(n);
-    return n[0] == '.' || (l > 3 && strcmp(n + l - 3, ".md") == 0);
+    cli *c = ctx;
+    if (err == ENOENT && c->missing_ok) {
+        if (!c->quiet) printf("skip %s: does not exist\n", path);
+        return;
+    }
+    fprintf(stderr, "galloc-replay: %s: %s%s\n", path, strerror(err),
+            err == ENOENT && depth == 0 ? " (--missing-ok skips a missing path)" : "");
+    c->nerrors++;
 }
-
-static void walk(cli *c, const char *path, int depth);
 
 /* A path named on the command line: a directory must hold at least one input (a corpus test
  * over an empty or mistyped directory would pass having checked nothing). */
@@ -293,7 +297,8 @@ static void walk_top(cli *c, const char *path)
     int before = c->nfiles;
     struct stat sb;
     bool dir = stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
-    walk(c, path, 0);
+    gh_walker w = {c, walk_file, walk_error};
+    gh_walk_inputs(&w, path);
     if (dir && c->nfiles == before) {
         if (c->missing_ok) {
             if (!c->quiet) printf("skip %s: no inputs in it\n", path);
@@ -302,47 +307,6 @@ static void walk_top(cli *c, const char *path)
         fprintf(stderr, "galloc-replay: %s: error: directory holds no inputs (empty corpus; --missing-ok skips it)\n", path);
         c->nerrors++;
     }
-}
-
-static void walk(cli *c, const char *path, int depth)
-{
-    struct stat sb;
-    if (stat(path, &sb) != 0) {
-        if (errno == ENOENT && c->missing_ok) {
-            if (!c->quiet) printf("skip %s: does not exist\n", path);
-            return;
-        }
-        fprintf(stderr, "galloc-replay: %s: %s%s\n", path, strerror(errno),
-                errno == ENOENT && depth == 0 ? " (--missing-ok skips a missing path)" : "");
-        c->nerrors++;
-        return;
-    }
-    if (!S_ISDIR(sb.st_mode)) { one(c, path); return; }
-    if (depth > 32) return;
-    DIR *d = opendir(path);
-    if (!d) { fprintf(stderr, "galloc-replay: %s: %s\n", path, strerror(errno)); c->nerrors++; return; }
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (skip_name(e->d_name)) continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            char **nn = realloc(names, cap * sizeof *nn);
-            if (!nn) break;
-            names = nn;
-        }
-        size_t l = strlen(path) + strlen(e->d_name) + 2;
-        names[n] = malloc(l);
-        if (!names[n]) break;
-        size_t pl = strlen(path);
-        snprintf(names[n], l, "%s%s%s", path, pl && path[pl - 1] == '/' ? "" : "/", e->d_name);
-        n++;
-    }
-    closedir(d);
-    if (n) qsort(names, n, sizeof *names, cmp_str);
-    for (size_t i = 0; i < n; i++) { walk(c, names[i], depth + 1); free(names[i]); }
-    free(names);
 }
 
 static int parse_checks(const char *list, unsigned *mask)

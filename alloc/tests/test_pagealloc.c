@@ -2,8 +2,8 @@
  * test_pagealloc.c — unit tests of the page allocator and the page cache (pagealloc.c,
  * pagecache.c; spec §6, §7, §10.D, §11.1-§11.8).
  *
- * Runs against a fake in-memory OS layer (metadata from anonymous MAP_NORESERVE mappings,
- * sysUnused only recorded, failures injectable), so no heap page is ever mapped: the page
+ * Runs against a fake in-memory OS layer (pa_fixture.h: metadata from anonymous MAP_NORESERVE
+ * mappings, sysUnused only recorded, failures injectable), so no heap page is ever mapped: the page
  * allocator must not touch heap memory. States are built at chunk B = 0x200c000
  * (chunkBase(B) = 0x3000000000) the way Go's NewPageAlloc does (pa_test_set_chunk).
  *
@@ -26,6 +26,7 @@
 
 #include "check.h"
 #include "pagealloc.h"
+#include "pa_fixture.h"
 
 #define PG ((uintptr_t)GA_PAGE_SIZE)
 #define CHUNKB ((uintptr_t)GA_PALLOC_CHUNK_BYTES)
@@ -36,73 +37,14 @@
 static uintptr_t chunk_base(uint64_t ci) { return (uintptr_t)((ci << 22) + (uint64_t)GA_ARENA_BASE_OFFSET); }
 static uintptr_t PB(uint64_t ci, unsigned i) { return chunk_base(ci) + i * PG; }
 
-/* ---- fake OS ---------------------------------------------------------------------------- */
-typedef struct fos {
-    size_t live_bytes, live_blocks, meta_calls;
-    long meta_fail_after;      /* <0: never; k: the (k+1)-th next alloc_meta fails */
-    long unused_fail_after;
-    size_t unused_calls;
-    uint64_t unused_bytes;
-    struct { uintptr_t a; size_t n; } ulog[256];
-    size_t nulog;
-} fos;
+/* ---- fake OS: metadata mappings only, unused logged, failures injectable (pa_fixture.h) ------ */
+static ga_meta_os g_fos;
 
-static void *fos_alloc_meta(void *ctx, size_t n)
-{
-    fos *f = ctx;
-    f->meta_calls++;
-    if (f->meta_fail_after >= 0 && f->meta_fail_after-- == 0) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED)
-        return NULL;
-    f->live_bytes += n;
-    f->live_blocks++;
-    return p;
-}
-static void fos_free_meta(void *ctx, void *p, size_t n)
-{
-    fos *f = ctx;
-    munmap(p, n);
-    f->live_bytes -= n;
-    f->live_blocks--;
-}
-static int fos_unused(void *ctx, void *p, size_t n)
-{
-    fos *f = ctx;
-    if (f->unused_fail_after >= 0 && f->unused_fail_after-- == 0) {
-        errno = ENOMEM;
-        return -1;
-    }
-    f->unused_calls++;
-    f->unused_bytes += n;
-    if (f->nulog < 256) {
-        f->ulog[f->nulog].a = (uintptr_t)p;
-        f->ulog[f->nulog].n = n;
-        f->nulog++;
-    }
-    return 0;
-}
-/* The page allocator must never call these. */
-static void *fos_reserve(void *ctx, void *h, size_t n) { (void)ctx, (void)h, (void)n; abort(); }
-static int fos_bad(void *ctx, void *p, size_t n) { (void)ctx, (void)p, (void)n; abort(); }
-
-static fos g_fos;
-static ga_os g_os;
-
-static void fos_reset(void)
-{
-    memset(&g_fos, 0, sizeof g_fos);
-    g_fos.meta_fail_after = -1;
-    g_fos.unused_fail_after = -1;
-    g_os = (ga_os){&g_fos, fos_reserve, fos_bad, fos_bad, fos_unused, fos_bad, fos_alloc_meta, fos_free_meta};
-}
+static void fos_reset(void) { ga_meta_os_reset(&g_fos, NULL, false); }
 
 static ga_pagealloc *new_pa(void)
 {
-    ga_pagealloc *pa = pa_new(&g_os);
+    ga_pagealloc *pa = pa_new(&g_fos.os);
     if (!pa) {
         perror("pa_new");
         exit(2);
@@ -1193,7 +1135,7 @@ static void test_nomem(void)
         fos_reset();
         g_fos.meta_fail_after = (long)k;
         errno = 0;
-        pa = pa_new(&g_os);
+        pa = pa_new(&g_fos.os);
         CHECK(pa == NULL && errno == ENOMEM, "pa_new with alloc_meta #%zu failing", k);
         CHECK(g_fos.live_bytes == 0, "pa_new failure leaked %zu bytes", g_fos.live_bytes);
     }
@@ -1233,18 +1175,12 @@ static void test_nomem(void)
 
 /* ---- randomized differential test ------------------------------------------------------- */
 #define NPOS 48
-typedef struct { bool grown; uint64_t a[8], s[8]; } mchunk;
+typedef pam_chunk mchunk;   /* the model: pa_fixture.h */
 static uint64_t pos_ci[NPOS];
 static mchunk mdl[NPOS];
 
-static inline bool mbit(const uint64_t *w, unsigned p) { return w[p / 64] >> (p % 64) & 1; }
-static inline void mset(uint64_t *w, unsigned p, bool v)
-{
-    if (v)
-        w[p / 64] |= 1ull << (p % 64);
-    else
-        w[p / 64] &= ~(1ull << (p % 64));
-}
+#define mbit pam_bit
+#define mset pam_put
 static int slot_of(uint64_t ci)
 {
     for (int k = 0; k < NPOS; k++)
@@ -1254,98 +1190,15 @@ static int slot_of(uint64_t ci)
 }
 static uintptr_t maddr(int k, unsigned p) { return PB(pos_ci[k], p); }
 
-/* Address-ordered first fit over the grown chunks; runs cross chunk boundaries only between
- * address-adjacent grown chunks. */
-static bool model_find(size_t n, int *rk, unsigned *rp)
-{
-    size_t run = 0;
-    int sk = 0;
-    unsigned sp = 0;
-    for (int k = 0; k < NPOS; k++) {
-        if (!mdl[k].grown) {
-            run = 0;
-            continue;
-        }
-        if (k == 0 || !mdl[k - 1].grown || pos_ci[k - 1] + 1 != pos_ci[k])
-            run = 0;
-        for (unsigned w = 0; w < 8; w++) {
-            if (mdl[k].a[w] == ALL) {
-                run = 0;
-                continue;
-            }
-            for (unsigned p = w * 64; p < w * 64 + 64; p++) {
-                if (mbit(mdl[k].a, p)) {
-                    run = 0;
-                    continue;
-                }
-                if (run++ == 0)
-                    sk = k, sp = p;
-                if (run == n) {
-                    *rk = sk;
-                    *rp = sp;
-                    return true;
-                }
-            }
-        }
-    }
-    return false;
-}
-
-/* Marks n pages from (k, p) allocated, returns how many were scavenged. */
-static size_t model_mark(int k, unsigned p, size_t n, bool alloc)
-{
-    size_t sc = 0;
-    while (n--) {
-        if (alloc) {
-            sc += mbit(mdl[k].s, p);
-            mset(mdl[k].s, p, false);
-        }
-        mset(mdl[k].a, p, alloc);
-        if (++p == P)
-            p = 0, k++;
-    }
-    return sc;
-}
-
+/* The reference model (pa_fixture.h) over this test's positions. */
+static bool model_find(size_t n, int *rk, unsigned *rp) { return pam_find(mdl, pos_ci, NPOS, n, rk, rp); }
+static size_t model_mark(int k, unsigned p, size_t n, bool alloc) { return pam_mark(mdl, k, p, n, alloc); }
 static size_t model_scavenge(size_t want, bool force)
 {
-    size_t got = 0;
-    for (int k = NPOS - 1; k >= 0 && got < want; k--) {
-        if (!mdl[k].grown)
-            continue;
-        unsigned inuse = 0;
-        for (int w = 0; w < 8; w++)
-            inuse += (unsigned)__builtin_popcountll(mdl[k].a[w]);
-        if (!force && inuse >= GA_SCAV_CHUNK_HI_OCC_PAGES)
-            continue;
-        while (got < want) {
-            int top = -1;
-            for (int p = P - 1; p >= 0; p--)
-                if (!mbit(mdl[k].a, (unsigned)p) && !mbit(mdl[k].s, (unsigned)p)) {
-                    top = p;
-                    break;
-                }
-            if (top < 0)
-                break;
-            unsigned end = (unsigned)top + 1, run = 0;
-            while (run < end && !mbit(mdl[k].a, end - 1 - run) && !mbit(mdl[k].s, end - 1 - run))
-                run++;
-            unsigned size = run < want - got ? run : (unsigned)(want - got);
-            unsigned start = end - size;
-            unsigned hp = GA_PA_HUGE_PAGE_PAGES;
-            if (((start + hp - 1) / hp) * hp <= end && (start / hp) * hp >= end - run) {
-                size += start - (start / hp) * hp;
-                start = (start / hp) * hp;
-            }
-            for (unsigned p = start; p < start + size; p++)
-                mset(mdl[k].s, p, true);
-            got += size;
-        }
-    }
-    return got;
+    return pam_scavenge(mdl, pos_ci, NPOS, want, force, NULL, 0, NULL, -1);
 }
 
-typedef struct { uintptr_t a; size_t n; } live_t;
+typedef pam_live live_t;
 
 static void compare_model(ga_pagealloc *pa, const char *what, int step)
 {
@@ -1430,20 +1283,13 @@ static void test_differential(void)
             what = "free";
             if (nlive) {
                 size_t i = rndn((unsigned)nlive);
-                live_t l = live[i];
-                size_t n = l.n;
-                uintptr_t a = l.a;
-                if (l.n > 1 && rndn(4) == 0) {   /* free part of it: a prefix or a suffix */
-                    n = 1 + rndn((unsigned)(l.n - 1));
-                    if (rndn(2)) {
-                        live[i] = (live_t){l.a + n * PG, l.n - n};
-                    } else {
-                        a = l.a + (l.n - n) * PG;
-                        live[i].n = l.n - n;
-                    }
-                } else {
-                    live[i] = live[--nlive];
+                size_t n = live[i].n;
+                bool front = false;
+                if (n > 1 && rndn(4) == 0) {   /* free part of it: a prefix or a suffix */
+                    n = 1 + rndn((unsigned)(n - 1));
+                    front = rndn(2) != 0;
                 }
+                uintptr_t a = pam_take(live, &nlive, i, n, front);
                 int k = slot_of((uint64_t)((a - (uintptr_t)GA_ARENA_BASE_OFFSET) >> 22));
                 model_mark(k, (unsigned)((a % CHUNKB) / PG), n, false);
                 pa_free(pa, a, n);
@@ -1490,17 +1336,7 @@ static void test_differential(void)
             ga_pagecache *c = &cache[rndn(2)];
             n_cache++;
             if (c->cache == 0) {
-                int k;
-                unsigned p;
-                ga_pagecache want = {0, 0, 0};
-                if (model_find(1, &k, &p)) {
-                    unsigned w = p / 64;
-                    want.base = maddr(k, w * 64);
-                    want.cache = ~mdl[k].a[w];
-                    want.scav = mdl[k].s[w] & want.cache;
-                    mdl[k].a[w] = ALL;
-                    mdl[k].s[w] &= ~want.scav;
-                }
+                ga_pagecache want = pam_to_cache(mdl, pos_ci, NPOS);
                 *c = pa_alloc_to_cache(pa);
                 CHECK(c->base == want.base && c->cache == want.cache && c->scav == want.scav,
                       "step %d allocToCache: got (%#" PRIxPTR ",%#" PRIx64 ",%#" PRIx64 ") want (%#" PRIxPTR ",%#"

@@ -4,8 +4,13 @@
  *
  * An mcache is owned by one thread at a time, so its fast path takes no lock: the
  * current span's allocCache (nextFreeFast). When the span is full, refill first lets
- * the owner re-sweep it if explicit frees arrived (the cheap way a malloc/free loop
- * reuses its own slots), else gives it back to its mcentral and takes another.
+ * the owner re-sweep it if explicit frees arrived (the way a thread reuses the slots it
+ * freed in any order), else gives it back to its mcentral and takes another.
+ * Departure from Go (there is no explicit free there): the owner's free of the object it
+ * allocated last from the current window is undone at once (owner LIFO free, internal.h's
+ * ga_free_local_fast: freeindex steps back, the slot's allocCache bit is set again), so a
+ * malloc/free pair loop never sweeps; the span counts those in ownerReused, which
+ * flush_span_stats adds to both the alloc and the free counters.
  * Calls: span.c, central.c (cacheSpan / uncacheSpan), heap.c (large spans).
  */
 #include "internal.h"
@@ -32,12 +37,17 @@ ga_cache *ga_cache_new(ga_heap *h)
 
 ga_heap *ga_cache_heap(ga_cache *c) { return impl(c)->heap; }
 
-/* Stats flushed when a span leaves the cache or is re-swept by its owner (spec §3.7). */
+/* Stats flushed when a span leaves the cache or is re-swept by its owner (spec §3.7).
+ * An owner LIFO free (internal.h) is an allocation the span no longer shows in allocCount
+ * and a free no sweep will count: ownerReused goes into both counters. */
 static void flush_span_stats(ga_heap *h, ga_mspan *s)
 {
     unsigned cls = ga_spanclass_sizeclass(s->spanclass);
-    if (s->allocCount > s->allocCountBeforeCache)
-        atomic_fetch_add(&h->cnt.smallAllocCount[cls], (uint64_t)(s->allocCount - s->allocCountBeforeCache));
+    uint64_t n = s->ownerReused;
+    if (s->allocCount > s->allocCountBeforeCache) n += (uint64_t)(s->allocCount - s->allocCountBeforeCache);
+    if (n) atomic_fetch_add(&h->cnt.smallAllocCount[cls], n);
+    if (s->ownerReused) atomic_fetch_add(&h->cnt.smallFreeCount[cls], s->ownerReused);
+    s->ownerReused = 0;
     s->allocCountBeforeCache = 0;
 }
 

@@ -22,6 +22,17 @@
  *   when it fills up. One mechanism for GC and free.
  * - gcmarkBits is cleared in place rather than replaced from gcBits arenas, because
  *   concurrent free validation reads allocBits and must never see a recycled bitmap.
+ * - Owner LIFO free (ga_free_local_fast): the owning cache's free of the object it
+ *   allocated last from a span's current allocCache window (slot freeindex-1, same
+ *   64-slot word, allocBits clear) steps freeindex back by one and shifts the slot back
+ *   into allocCache, so a malloc/free pair reuses the same slot with no sweep at all.
+ *   Go has no explicit free; A5/A7 hold unchanged (it is the exact inverse of
+ *   nextFreeFast). The span counts such frees in ownerReused, flushed into both the
+ *   alloc and free counters with the rest of its stats (no shared write per op).
+ *   Cost: a double free racing between the owner (LIFO) and another thread leaves a
+ *   freedBit on a free slot; the sweep reports it (span.c), unless the owner handed the
+ *   slot out again first — then that free hits the new object, as in any allocator
+ *   that reuses at once (ownerFreedBits would have caught it at the sweep).
  */
 #ifndef GA_INTERNAL_H
 #define GA_INTERNAL_H
@@ -105,6 +116,7 @@ typedef struct ga_mspan {
     uint64_t *tinyBits;                /* slot is a tiny block (class 5 only; else NULL) */
     uint64_t *ownerFreedBits;          /* frees by the owning cache's thread (plain, owner-only) */
     uint32_t ownerFrees;               /* popcount of ownerFreedBits */
+    uint64_t ownerReused;              /* owner LIFO frees (cache.c) since the span's stats were flushed */
     struct ga_mcache *cachedBy;        /* mcache holding the span (for the checker) */
     size_t allspansIndex;
 } ga_mspan;
@@ -394,14 +406,33 @@ static inline bool ga_free_local_fast(ga_mcache *c, void *p)
     ga_heaparena *ha = c->arenas[idx];
     if (__builtin_expect(ha == NULL, 0)) return false;
     ga_mspan *s = ha->spans[(a / GA_PAGE_SIZE) % GA_PAGES_PER_ARENA];
-    if (__builtin_expect(s != NULL, 1) &&
-        __atomic_load_n(&s->cachedBy, __ATOMIC_RELAXED) == c && s->fastFree &&
-        a >= s->startAddr && a < s->limit) {
-        /* We own s: nobody else changes freeindex, allocBits or ownerFreedBits. */
+    if (__builtin_expect(s == NULL, 0) || __atomic_load_n(&s->cachedBy, __ATOMIC_RELAXED) != c || !s->fastFree)
+        return false;
+    /* We own s: nobody else changes freeindex, allocCache, allocBits or ownerFreedBits. */
+    uint32_t fi = atomic_load_explicit(&s->freeindex, memory_order_relaxed);
+    if ((fi & 63) != 0 && fi < s->nelems && a == s->startAddr + (uintptr_t)(fi - 1) * s->elemsize &&
+        s->allocCount > s->allocCountBeforeCache) {
+        /* LIFO (see the header): slot fi-1 is in allocCache's word; give it back there */
+        unsigned i = fi - 1;
+        uint64_t bit = 1ull << (i & 63);
+        if (__builtin_expect(!((atomic_load_explicit(&s->allocBits[i >> 6], memory_order_relaxed) |
+                                s->ownerFreedBits[i >> 6] |
+                                atomic_load_explicit(&s->freedBits[i >> 6], memory_order_relaxed)) & bit), 1)) {
+            GA_ON_FREE(c->heap, p, s->elemsize);
+            s->needzero = 1;                               /* the slot holds the old object */
+            s->allocCache = (s->allocCache << 1) | 1;
+            atomic_store_explicit(&s->freeindex, i, memory_order_relaxed);
+            s->allocCount--;
+            s->ownerReused++;
+            return true;
+        }
+        return false;                                      /* a double free: ga_free reports it */
+    }
+    if (a >= s->startAddr && a < s->limit) {
         unsigned i = ga_divide_by_elemsize((uint32_t)(a - s->startAddr), s->divMul);
         uint64_t bit = 1ull << (i & 63);
         if (__builtin_expect(s->startAddr + (uintptr_t)i * s->elemsize == a &&
-                             (i < atomic_load_explicit(&s->freeindex, memory_order_relaxed) ||
+                             (i < fi ||
                               (atomic_load_explicit(&s->allocBits[i >> 6], memory_order_relaxed) & bit)) &&
                              !((s->ownerFreedBits[i >> 6] |
                                 atomic_load_explicit(&s->freedBits[i >> 6], memory_order_relaxed)) & bit), 1)) {

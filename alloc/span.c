@@ -124,6 +124,15 @@ unsigned ga_span_sweep_bits(ga_heap *h, ga_mspan *s, bool use_marks)
         if (fi >= lo + 64) allocated = ~0ull;
         else if (fi > lo) allocated |= (1ull << (fi - lo)) - 1;
         allocated &= valid;
+        if (consumed & ~allocated) {
+            /* a free published on a slot that is free now: only the owner's LIFO free
+             * (internal.h) frees a slot before a sweep, so this was a double free racing
+             * between the owner and another thread; the bit is dropped */
+            unsigned i = lo + (unsigned)__builtin_ctzll(consumed & ~allocated);
+            ga_heap_misuse(h, GA_ERR_DOUBLE_FREE, (void *)(s->startAddr + (uintptr_t)i * s->elemsize),
+                           "double free (freed by the owning thread and by another thread)");
+            consumed &= allocated;
+        }
         uint64_t live = allocated;
         if (use_marks) {
             uint64_t marks = s->gcmarkBits[w] & valid;

@@ -4,7 +4,8 @@
  * Counters kept elsewhere: page-level bytes (heap.c, under the heap lock), cumulative
  * small/large/tiny counts (flushed by cache.c at refill/release, by sweeping for frees).
  * Reading them folds in what live caches hold (allocCount - allocCountBeforeCache,
- * tinyAllocs) and explicit frees not yet swept (popcount of freedBits), so the result
+ * tinyAllocs, owner LIFO frees in ownerReused: an alloc and a free each) and explicit
+ * frees not yet swept (popcount of freedBits), so the result
  * is exact whenever the heap is quiescent, without flushing any cache.
  * Calls: nothing below; reads heap and span state under the heap lock.
  */
@@ -25,8 +26,10 @@ void ga_stats_compute(ga_heap *h, ga_stats *st)
         tiny += c->tinyAllocs;
         for (unsigned i = 0; i < GA_NUM_SPAN_CLASSES; i++) {
             ga_mspan *s = c->alloc[i];
-            if (s != &ga_emptymspan && s->allocCount > s->allocCountBeforeCache)
-                mallocs[i >> 1] += s->allocCount - s->allocCountBeforeCache;
+            if (s == &ga_emptymspan) continue;
+            if (s->allocCount > s->allocCountBeforeCache) mallocs[i >> 1] += s->allocCount - s->allocCountBeforeCache;
+            mallocs[i >> 1] += s->ownerReused;   /* owner LIFO frees: an alloc and a free each */
+            frees[i >> 1] += s->ownerReused;
         }
     }
     for (size_t k = 0; k < h->nallspans; k++) {

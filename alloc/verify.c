@@ -187,6 +187,11 @@ static int check_span(ga_heap *h, ga_mspan *s, bool zero_scan, ga_report *r)
     if (owner_pending != s->ownerFrees)
         return fail(r, GA_V_SPAN, "F3", base, base, -1, SPANF ": ownerFrees %u but %u owner-freed bits",
                     SPANA(s), s->ownerFrees, owner_pending);
+    /* owner LIFO frees (internal.h) are counted in the span only while a cache holds it:
+     * flush_span_stats folds them into the counters whenever it leaves the cache */
+    if (s->ownerReused && !s->cachedBy)
+        return fail(r, GA_V_SPAN, "F4", base, base, -1, SPANF ": %llu owner LIFO frees not flushed on a span no cache holds",
+                    SPANA(s), (unsigned long long)s->ownerReused);
     if (cls && fi < s->nelems) {
         /* allocCache = the complement of allocBits from freeindex to the end of its word
          * (fi < nelems <= nwords * 64, so that word exists); bits past it are 0. */

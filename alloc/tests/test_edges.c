@@ -723,6 +723,52 @@ static void test_slow_misuse(void)
     ga_heap_destroy(h);
 }
 
+/* Owner LIFO free (internal.h): the owner's free of the object it allocated last from the
+ * current allocCache window hands the same slot out next, with no sweep; the slot is dirty
+ * (needzero), the counters still see an alloc and a free, and a second free is refused. */
+static misuse_log lifo;
+
+static void test_owner_lifo(void)
+{
+    ga_heap *h = new_heap();
+    ga_set_error_handler(h, misuse_log_record, &lifo);
+    ga_cache *c = ga_cache_new(h);
+    char *a = ga_alloc(c, 48, 0, GA_NOSCAN);
+    char *p = ga_alloc(c, 48, 0, GA_NOSCAN);
+    ga_mspan *s = ga_span_of_heap(h, (uintptr_t)p);
+    CHECK(s && s->fastFree, "48-byte noscan span on the fast path");
+    if (!s) return;
+    unsigned fi = atomic_load(&s->freeindex), n = s->allocCount;
+    memset(p, 0x5a, 48);
+    CHECK_EQ(ga_free_local(c, p), GA_OK);
+    CHECK(atomic_load(&s->freeindex) == fi - 1 && s->allocCount == n - 1 && s->ownerReused == 1 && s->ownerFrees == 0,
+          "LIFO free: freeindex %u (was %u), allocCount %u, ownerReused %llu", (unsigned)atomic_load(&s->freeindex), fi,
+          s->allocCount, (unsigned long long)s->ownerReused);
+    VERIFY(h);
+    ga_stats st;
+    ga_read_stats(h, &st);
+    CHECK(st.mallocs == 2 && st.frees == 1 && st.heap_objects == 1, "stats %llu/%llu/%llu",
+          (unsigned long long)st.mallocs, (unsigned long long)st.frees, (unsigned long long)st.heap_objects);
+    CHECK_EQ(ga_free_local(c, p), GA_ERR_DOUBLE_FREE);     /* the slot is free now */
+    CHECK_EQ(ga_free(h, p), GA_ERR_DOUBLE_FREE);
+    CHECK_EQ(lifo.n, 2);
+    char *z = ga_alloc(c, 48, 0, GA_NOSCAN | GA_ZERO);     /* the same, dirty slot: zeroed */
+    CHECK(z == p, "LIFO slot not reused: %p, freed %p", (void *)z, (void *)p);
+    for (int i = 0; i < 48; i++) CHECK(z[i] == 0, "byte %d of a zeroed reuse is %#x", i, z[i] & 0xff);
+    CHECK_EQ(ga_free_local(c, a), GA_OK);                   /* not the last one: owner-freed bit */
+    CHECK(s->ownerFrees == 1, "ownerFrees %u", s->ownerFrees);
+    CHECK_EQ(ga_free_local(c, z), GA_OK);                   /* the last one again: LIFO */
+    CHECK(s->ownerReused == 2, "ownerReused %llu", (unsigned long long)s->ownerReused);
+    VERIFY(h);
+    ga_cache_release(c);                                    /* flushes ownerReused (F4) */
+    ga_read_stats(h, &st);
+    CHECK(st.mallocs == 3 && st.frees == 3 && st.heap_objects == 0, "stats %llu/%llu/%llu",
+          (unsigned long long)st.mallocs, (unsigned long long)st.frees, (unsigned long long)st.heap_objects);
+    VERIFY(h);
+    ga_cache_destroy(c);
+    ga_heap_destroy(h);
+}
+
 int main(void)
 {
     tos = ga_testos_new(NULL);
@@ -745,6 +791,7 @@ int main(void)
     test_pagecache_flush();
     test_tail_and_names();
     test_slow_misuse();
+    test_owner_lifo();
     check_os_clean("end");
     ga_testos_free(tos);
     TEST_MAIN_END();

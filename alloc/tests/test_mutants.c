@@ -68,7 +68,13 @@ static void test_randomized_base(void)
         ga_cache *c = ga_cache_new(h);
         void *p = ga_alloc(c, 64, 0, 0);
         CHECK(p != NULL, "alloc");
+#ifndef GA_ASAN
         CHECK_EQ((uintptr_t)p & ~(ARENA_BYTES - 1), want);
+#else
+        /* ASan's shadow memory covers some of the hints (the kernel refuses them and the
+         * heap falls back elsewhere): only the derivation is checked in other builds */
+        (void)want;
+#endif
         /* and the same seed gives the same address again */
         ga_heap *h2 = ga_heap_new(&o);
         ga_cache *c2 = h2 ? ga_cache_new(h2) : NULL;

@@ -964,6 +964,7 @@ void pa_test_set_summary(ga_pagealloc *pa, unsigned level, size_t index, ga_pall
     *p = v;
 }
 void pa_test_set_search_addr(ga_pagealloc *pa, uintptr_t addr) { pa->search = off_of(addr); }
+void pa_test_skew_alloc_pages(ga_pagealloc *pa, long delta) { pa->alloc_pages = (size_t)((long)pa->alloc_pages + delta); }
 
 void pa_test_get_index(const ga_pagealloc *pa, uintptr_t chunk_base, unsigned *inuse, bool *has_free)
 {

@@ -154,6 +154,8 @@ size_t pa_test_summary_index(unsigned level, uintptr_t addr);
 ga_pallocsum pa_test_get_summary(const ga_pagealloc *pa, unsigned level, size_t index);
 void pa_test_set_summary(ga_pagealloc *pa, unsigned level, size_t index, ga_pallocsum v);
 void pa_test_set_search_addr(ga_pagealloc *pa, uintptr_t addr);
+/* Tests: shifts the running count of allocated pages (pa_verify's Dcount must see it). */
+void pa_test_skew_alloc_pages(ga_pagealloc *pa, long delta);
 /* Scavenge-index entry of a chunk: pages in use and the HasFree flag. */
 void pa_test_get_index(const ga_pagealloc *pa, uintptr_t chunk_base, unsigned *inuse, bool *has_free);
 void pa_test_set_index(ga_pagealloc *pa, uintptr_t chunk_base, unsigned inuse, bool has_free);

@@ -428,6 +428,32 @@ static void test_fallback_hint_metadata(void)
  * above the first free page, the report names that page: a 16-page large object fills pages
  * 0..15 of the first chunk (16 pages bypass the page cache), so page 16 is named. Kills
  * pagealloc.c `while (c->alloc[p / 64] >> (p % 64) & 1)` -> `c->alloc[p * 64]`. */
+/* Dcount: the page allocator's running counters against its bitmaps. A skewed count of
+ * allocated pages is reported with no address (a heap-wide count has none). Kills
+ * pagealloc_verify.c `pa__report(r, "Dcount", 0, ...)` -> `1`. */
+static void test_dcount_report(void)
+{
+    ga_heap_options o = { 0 };
+    ga_heap *h = ga_heap_new(&o);
+    CHECK(h != NULL, "ga_heap_new");
+    if (!h) return;
+    ga_cache *c = ga_cache_new(h);
+    void *a = ga_alloc(c, 100000, 0, GA_NOSCAN);
+    CHECK(a != NULL, "alloc");
+    VERIFY(h);
+    pa_test_skew_alloc_pages(h->pages, 1);
+    ga_report r;
+    memset(&r, 0x55, sizeof r);
+    int rc = ga_verify(h, &r);
+    pa_test_skew_alloc_pages(h->pages, -1);
+    CHECK(rc != 0 && strcmp(r.invariant, "Dcount") == 0, "want Dcount, got %d %s: %s", rc, r.invariant, r.message);
+    CHECK_EQ(r.addr, 0);
+    CHECK_EQ(r.span, 0);
+    VERIFY(h);
+    ga_cache_destroy(c);
+    ga_heap_destroy(h);
+}
+
 static void test_d5_report(void)
 {
     const size_t PG = GA_PAGE_SIZE;
@@ -465,5 +491,6 @@ int main(void)
     test_randomized_base();
     test_broken_report();
     test_d10_report();
+    test_dcount_report();
     TEST_MAIN_END();
 }

@@ -40,7 +40,7 @@ static const char *USAGE =
 "  --check-every N        full check (ga_verify, all objects, stats) every N ops; 1 = every op (default 64)\n"
 "  --no-diff              do not run the glibc differential side\n"
 "  --checks LIST          only these checks (comma list: status,align,lookup,usable,overlap,content,\n"
-"                         zero,span,verify,stats,diff,os)\n"
+"                         zero,span,verify,stats,diff,os,model)\n"
 "  --disable LIST         all checks but these\n"
 "  --budget BYTES         live bytes per side (default 64 MiB; larger requests are skipped)\n"
 "  --max-heap BYTES       galloc max_heap_bytes (default 1 GiB)\n"

@@ -163,6 +163,23 @@ static int child_api(void)
     return check_failed ? 1 : 0;
 }
 
+/* mallinfo2 of a heap that has grown nothing yet: no free bytes kept (arena 0, fordblks 0),
+ * then the usual picture once something is allocated. Kills malloc.c mallinfo2
+ * `kept > mi.uordblks ? kept - mi.uordblks : 0` -> `: 1`. */
+static int child_mallinfo_fresh(void)
+{
+    struct mallinfo2 mi = gm_mallinfo2();   /* creates the heap, grows no arena */
+    CHECK_EQ(mi.arena, 0);
+    CHECK_EQ(mi.uordblks, 0);
+    CHECK_EQ(mi.fordblks, 0);
+    void *p = gm_malloc(100);
+    mi = gm_mallinfo2();
+    CHECK(mi.arena > 0 && mi.uordblks > 0 && mi.fordblks == mi.arena - mi.uordblks,
+          "arena %zu uordblks %zu fordblks %zu", mi.arena, mi.uordblks, mi.fordblks);
+    gm_free(p);
+    return check_failed ? 1 : 0;
+}
+
 static void run_child(const char *name, const char *options, int (*fn)(void))
 {
     fflush(NULL);
@@ -234,5 +251,6 @@ int main(int argc, char **argv)
               child_below_start);
     run_child("thread exit", NULL, child_thread_exit);
     run_child("malloc_info, realloc", NULL, child_api);
+    run_child("mallinfo2 of a fresh heap", NULL, child_mallinfo_fresh);
     TEST_MAIN_END();
 }

@@ -126,8 +126,48 @@ static void test_reuseos(unsigned flags)
     ga_reuseos_free(ro);
 }
 
+/* ga_reuseos without KEEP_MAPPED passes `unused` to the layer below; when that fails, the
+ * pages may still hold data, so they must still be scrubbed when the region is recycled.
+ * Kills reuseos.c r_unused `if (rc == 0 && b)` -> `rc != 0` (the used bits dropped on the
+ * failure: the next heap would find the old bytes). */
+static void test_reuseos_unused_failure(void)
+{
+    ga_testos *t = ga_testos_new(NULL);
+    CHECK(t != NULL, "ga_testos_new");
+    if (!t) return;
+    ga_reuseos *ro = ga_reuseos_new(ga_testos_os(t), 0);
+    CHECK(ro != NULL, "ga_reuseos_new");
+    if (!ro) { ga_testos_free(t); return; }
+    const ga_os *os = ga_reuseos_os(ro);
+    size_t n = (size_t)4 << 20;
+    char *hint = (char *)(uintptr_t)0x7e4000000000ull;
+    char *p = os->reserve(os->ctx, hint, n);
+    CHECK(p == hint, "reserve at hint: %p", (void *)p);
+    if (p == hint) {
+        CHECK_EQ(os->map(os->ctx, p, n), 0);
+        CHECK_EQ(os->used(os->ctx, p, 8192), 0);
+        memset(p, 0x5a, 8192);
+        ga_testos_fail(t, GA_OS_UNUSED, 0, 1);
+        CHECK(os->unused(os->ctx, p, 8192) != 0, "injected unused failure not passed up");
+        CHECK_EQ((unsigned char)p[100], 0x5a);   /* the failed unused left the data */
+        CHECK_EQ(os->release(os->ctx, p, n), 0);
+        char *q = os->reserve(os->ctx, hint, n);
+        CHECK(q == p, "recycled region at the hint: %p", (void *)q);
+        if (q == p) {
+            CHECK_EQ(os->map(os->ctx, q, n), 0);
+            CHECK_EQ(os->used(os->ctx, q, 8192), 0);
+            CHECK(q[0] == 0 && q[100] == 0 && q[8191] == 0, "recycled pages kept the old bytes after a failed unused: %d %d %d",
+                  q[0], q[100], q[8191]);
+            CHECK_EQ(os->release(os->ctx, q, n), 0);
+        }
+    }
+    ga_reuseos_free(ro);
+    ga_testos_free(t);
+}
+
 int main(void)
 {
+    test_reuseos_unused_failure();
     const ga_os *k = ga_os_default();
     size_t n = 1 << 20;
     /* real kernel: reserve, map, write, unused reads back zero, release */

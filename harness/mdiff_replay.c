@@ -15,11 +15,9 @@
 #include "mdiff.h"
 #include "harness.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static const char *MUSAGE =
 "usage: galloc-replay --malloc [options] FILE|DIR...\n"
@@ -115,42 +113,14 @@ static void one(mcli *c, const char *path)
     gm_seq_free(&s);
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-static void walk(mcli *c, const char *path, int depth)
+/* Walking inputs is harness/inputs.c's (gh_walk_inputs), shared with galloc-replay. */
+static void on_file(void *ctx, const char *path) { one(ctx, path); }
+static void on_error(void *ctx, const char *path, int err, int depth)
 {
-    struct stat sb;
-    if (stat(path, &sb) != 0) {
-        if (errno == ENOENT && c->missing_ok) return;
-        fprintf(stderr, "galloc-replay: %s: %s\n", path, strerror(errno));
-        c->nerrors++;
-        return;
-    }
-    if (!S_ISDIR(sb.st_mode)) { one(c, path); return; }
-    if (depth > 32) return;
-    DIR *d = opendir(path);
-    if (!d) { fprintf(stderr, "galloc-replay: %s: %s\n", path, strerror(errno)); c->nerrors++; return; }
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        size_t l = strlen(e->d_name);
-        if (e->d_name[0] == '.' || (l > 3 && strcmp(e->d_name + l - 3, ".md") == 0)) continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 32;
-            char **nn = realloc(names, cap * sizeof *nn);
-            if (!nn) break;
-            names = nn;
-        }
-        size_t pl = strlen(path) + l + 2;
-        if (!(names[n] = malloc(pl))) break;
-        snprintf(names[n], pl, "%s/%s", path, e->d_name);
-        n++;
-    }
-    closedir(d);
-    if (n) qsort(names, n, sizeof *names, cmp_str);
-    for (size_t i = 0; i < n; i++) { walk(c, names[i], depth + 1); free(names[i]); }
-    free(names);
+    mcli *c = ctx;
+    if (depth == 0 && err == ENOENT && c->missing_ok) return;
+    fprintf(stderr, "galloc-replay: %s: %s\n", path, strerror(err));
+    c->nerrors++;
 }
 
 int gm_replay_main(int argc, char **argv)
@@ -217,7 +187,8 @@ int gm_replay_main(int argc, char **argv)
         free(in);
         return 2;
     }
-    for (int i = 0; i < nin; i++) walk(&c, in[i], 0);
+    gh_walker w = { &c, on_file, on_error };
+    for (int i = 0; i < nin; i++) gh_walk_inputs(&w, in[i]);
     free(in);
     if (!c.quiet && !c.to_text && !c.to_binary)
         printf("galloc-replay --malloc: %d input(s), %d finding(s), %d error(s) (plant %s)\n", c.nfiles, c.nfindings, c.nerrors,

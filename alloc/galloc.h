@@ -90,6 +90,7 @@ typedef enum ga_plant {
     GA_PLANT_LOST_SWEEP_REQUEST,   /* sweeping clears sweepRequested after consuming frees (a race) */
     GA_PLANT_CROSS_CACHE_FREE,     /* a free into a span cached by a cache drops its sweep request */
     GA_PLANT_GC_END_ORDER,         /* ga_gc_end clears marking before it bumps sweepgen (a race with frees) */
+    GA_PLANT_GC_BEGIN_ONE_PASS,    /* ga_gc_begin sweeps once, before marking (a race with frees) */
     GA_PLANT_COUNT
 } ga_plant;
 const char *ga_plant_name(int plant);
@@ -161,7 +162,8 @@ ga_status ga_lookup(ga_heap *h, const void *p, ga_object_info *info);
 /* Usable bytes of an allocated object starting at p, 0 if p is not such an object. */
 size_t ga_usable_size(ga_heap *h, const void *p);
 
-/* ---- GC-style cycles (stop-the-world; the caller is the only thread in the heap) ---
+/* ---- GC-style cycles (stop-the-world: while a cycle runs, from ga_gc_begin to ga_gc_end,
+ * no other thread allocates or uses a cache; ga_free from other threads may race with it)
  * ga_gc_begin: finish sweeping, flush every cache, clear marks, enter marking.
  * ga_gc_mark:  mark the object containing p live (interior pointers allowed).
  *              Returns false if p is not an allocated object.

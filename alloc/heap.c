@@ -530,7 +530,8 @@ bool ga_gc_marking(ga_heap *h) { return atomic_load(&h->marking); }
 const char *ga_plant_name(int plant)
 {
     static const char *names[GA_PLANT_COUNT] = { "none", "refill-off-by-one", "summary-merge", "no-needzero",
-                                                 "lost-sweep-request", "cross-cache-free", "gc-end-order" };
+                                                 "lost-sweep-request", "cross-cache-free", "gc-end-order",
+                                                 "gc-begin-one-pass" };
     return plant >= 0 && plant < GA_PLANT_COUNT ? names[plant] : "unknown";
 }
 

@@ -1,0 +1,12 @@
+galloc-mt 1
+# schedule written by hand: thread 1 frees while thread 0 stands at gc.end.marking (between the planted
+# marking=false and the sweepgen bump); no search strategy reaches it (see harness/tests/sched_table.sh)
+# found with: --alloc-plant gc-end-order
+# finding: verify C2: ga_verify C2: span 0xc000000000 (spc 13, npages 1): on list 0x7fb03cc64940, want unswept partial (sweepgen 0 h 2 allocCount 1 nelems 126 req 1)
+threads 2
+thread 0
+malloc 64
+gc keep=100 seed=0
+thread 1
+free-other 0
+schedule 1 0x144 1 0x283 1x6 0x3

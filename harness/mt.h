@@ -106,6 +106,27 @@ void mt_print_finding(FILE *out, const mt_finding *f, const char *source);
 /* Shrinks p (ops and schedule, replayed) while it reports a finding with f's signature.
  * p->sched must reproduce f. Returns runs used, -1 if p does not reproduce. */
 long mt_minimize(mt_prog *p, const mt_options *o, mt_finding *f, size_t max_runs, FILE *log);
+/* The search of galloc-sched and galloc-stress --sched (mt_search.c): generated programs
+ * (shaped by profile: NULL / "mixed", "larson", "gc") x seeded schedules until a finding
+ * or `seconds`; a finding is confirmed by replay, minimized (unless !minimize) and written
+ * to out (text + .bin) with the replay command printed. 0 clean, 1 finding, 2 no
+ * schedule points in this build / bad input. */
+typedef struct mt_search_cfg {
+    gs_strategy strategy;
+    uint64_t seed;
+    double seconds;
+    unsigned threads, pct_depth;
+    size_t nops, runs_per_program;   /* ops per thread per program; schedules per program */
+    int plant;
+    const char *profile, *out;       /* out NULL: galloc-sched-PLANT-sSEED.mt */
+    bool minimize, quiet;
+    const char *tool;                /* name in messages */
+    const char *found_by;            /* command recorded in the reproducer (NULL: galloc-sched's) */
+    const char *replay;              /* galloc-replay as printed in the replay command (NULL: "galloc-replay") */
+} mt_search_cfg;
+void mt_search_defaults(mt_search_cfg *c);
+int mt_search(const mt_search_cfg *c);
+
 /* Standalone C program that replays p (ops + schedule) through this library. */
 int mt_emit_c(FILE *out, const mt_prog *p, const mt_options *o, const char *source);
 #endif

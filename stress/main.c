@@ -66,6 +66,8 @@ static const char *USAGE =
 "                       CPUs: x CPUs / threads), or the run fails (default 1000; 0: off)\n"
 "  --watchdog S         a worker without an op for S seconds of running time, or a coordinator stuck for\n"
 "                       S seconds (at a stop-the-world point a thread never reaches), is a finding (default 30; 0: off)\n"
+"  --sched STRATEGY     random, pct or pos: the profile's op shape on logical threads of the controlled\n"
+"                       scheduler, exact reproducers (sched build only; galloc-stress --sched --help)\n"
 "  -q, --quiet          no progress line\n"
 "  -h, --help\n";
 
@@ -874,6 +876,7 @@ static bool gc_profile_active(void)
 
 int main(int argc, char **argv)
 {
+    if (st_sched_wanted(argc, argv)) return st_sched_main(argc, argv);
     setup(argc, argv);
     config *c = &G.cfg;
     double phase = c->phase;

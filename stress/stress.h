@@ -16,6 +16,8 @@
  *               interleaving), the replay simulation and the reproducer file
  *   report.c    latency histograms, progress line, JSON, gnuplot plots
  *   progress.c  proof of work: ops per phase and thread, the floor, the watchdog thread
+ *   schedmode.c --sched random|pct|pos: profile-shaped programs under the controlled
+ *               scheduler (harness/mt_search.c's search; sched build only)
  *
  * Calls: alloc/galloc.h (core API), alloc/sizeclass.h (class table), harness/harness.h
  * (op model, text format), pthreads, libc.
@@ -270,6 +272,9 @@ void st_fail_slot(int slot, int profile, const char *inv, const char *fmt, ...) 
 /* ---- profiles.c ------------------------------------------------------------------------ */
 void *st_worker_main(void *arg);
 const char *st_profile_name(int p);
+/* schedmode.c: galloc-stress --sched (the controlled scheduler's search, sched build) */
+bool st_sched_wanted(int argc, char **argv);
+int st_sched_main(int argc, char **argv);
 int st_profile_from_name(const char *s);
 void stw_register(tctx *t);
 void stw_unregister(tctx *t);

@@ -100,6 +100,19 @@ static unsigned next_bit(_Atomic uint64_t *bits, unsigned i, unsigned n, bool se
     return n;
 }
 
+/* C2's report names the list a span is on by its role, not its address: the lists live in
+ * the heap's metadata, mapped wherever the kernel puts it, so an address would differ from
+ * process to process and a replayed finding would never read the same twice. */
+static const char *list_role(ga_mcentral *c, uint32_t hsg, const ga_spanlist *l)
+{
+    if (!l) return "none";
+    if (l == ga_partial_swept(c, hsg)) return "swept partial";
+    if (l == ga_full_swept(c, hsg)) return "swept full";
+    if (l == ga_partial_unswept(c, hsg)) return "unswept partial";
+    if (l == ga_full_unswept(c, hsg)) return "unswept full";
+    return "not one of its class's";
+}
+
 static int check_span(ga_heap *h, ga_mspan *s, bool zero_scan, ga_report *r)
 {
     uint32_t hsg = atomic_load(&h->sweepgen);
@@ -265,8 +278,8 @@ static int check_span(ga_heap *h, ga_mspan *s, bool zero_scan, ga_report *r)
             want_list = ga_full_swept(c, hsg);
         if (s->list != want_list)
             return fail(r, GA_V_CENTRAL, "C2", base, base, -1,
-                        SPANF ": on list %p, want %s %s (sweepgen %u h %u allocCount %u nelems %u req %d)",
-                        SPANA(s), (void *)s->list,
+                        SPANF ": on list %s, want %s %s (sweepgen %u h %u allocCount %u nelems %u req %d)",
+                        SPANA(s), list_role(c, hsg, s->list),
                         (want_list == ga_partial_swept(c, hsg) || want_list == ga_full_swept(c, hsg)) ? "swept" : "unswept",
                         (want_list == ga_partial_swept(c, hsg) || want_list == ga_partial_unswept(c, hsg)) ? "partial" : "full",
                         sg, hsg, s->allocCount, s->nelems, req);

@@ -3,7 +3,7 @@ galloc-mt 1
 # marking=false and the sweepgen bump); random and pct miss it, pos finds it for 6 of 10 seeds
 # in 60 s (harness/tests/sched_table.sh)
 # found with: --alloc-plant gc-end-order
-# finding: verify C2: ga_verify C2: span 0xc000000000 (spc 13, npages 1): on list 0x7fb03cc64940, want unswept partial (sweepgen 0 h 2 allocCount 1 nelems 126 req 1)
+# finding: verify C2: ga_verify C2: span 0xc000000000 (spc 13, npages 1): on list swept partial, want unswept partial (sweepgen 0 h 2 allocCount 1 nelems 126 req 1)
 threads 2
 thread 0
 malloc 64

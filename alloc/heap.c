@@ -366,7 +366,9 @@ ga_mspan *ga_heap_alloc_span(ga_heap *h, ga_mcache *c, size_t npages, ga_spancla
         if (h->os->unused(h->os->ctx, (void *)base, runbytes) != 0) {
             GA_OPEN(h, (void *)base, runbytes);
             memset((void *)base, 0, runbytes);
-            GA_CLOSE(h, (void *)base, runbytes);
+            /* not ASan-poisoned again: the run may lie above zeroedBase, where
+             * ga_heap_destroy does not unpoison */
+            if (!h->opt.no_poison) GA_VG_NOACCESS((void *)base, runbytes);
         }
         pa_free_scavenged(h->pages, base, need);
         h->heapReleased = h->heapReleased - scav + runbytes;
@@ -507,12 +509,19 @@ void ga_heap_destroy(ga_heap *h)
     if (!h) return;
     const ga_os *os = h->os;
     GA_VG_POOL_DESTROY(h);   /* objects still live die with the heap */
-    for (size_t i = 0; i < h->nregions; i++) {
-        /* ASan keeps shadow poison across munmap; the next heap at these fixed
-         * addresses must not inherit it. */
-        GA_ASAN_UNPOISON((void *)h->regions[i].base, h->regions[i].size);
-        os->release(os->ctx, (void *)h->regions[i].base, h->regions[i].size);
+#ifdef GA_ASAN
+    /* ASan keeps shadow poison across munmap; the next heap at these fixed addresses must
+     * not inherit it. Only memory handed out as spans is ever poisoned (sanitize.h: objects,
+     * free slots, free span pages), and all of it lies below its arena's zeroedBase;
+     * unpoisoning whole 64 MiB regions memset 8 MiB of shadow per heap (most of a fuzz
+     * input's time under ASan, faulting the shadow pages in). */
+    for (size_t i = 0; i < h->nheapArenas; i++) {
+        const ga_heaparena *ha = h->arenas[h->heapArenas[i]];
+        if (ha && ha->zeroedBase) GA_ASAN_UNPOISON((void *)ha->base, ha->zeroedBase);
     }
+#endif
+    for (size_t i = 0; i < h->nregions; i++)
+        os->release(os->ctx, (void *)h->regions[i].base, h->regions[i].size);
     if (h->pages) pa_destroy(h->pages);
     if (h->arenas) os->free_meta(os->ctx, h->arenas, GA_ARENA_L2_ENTRIES * sizeof(ga_heaparena *));
     pthread_mutex_destroy(&h->lock);

@@ -100,6 +100,9 @@ typedef struct ex {
      * (e.g. a reserve at a hint the kernel refuses) */
     bool m_next_alloc;
     unsigned m_skip[GA_OS_NCALLS], m_count[GA_OS_NCALLS];
+    /* the hull of every range the heap asked to make Ready (ASan builds unpoison only this
+     * part of a released region: nothing else can carry poison) */
+    uintptr_t used_lo, used_hi;
     /* misuse reports through ga_set_error_handler: each refused free must be reported
      * exactly once, with its status and pointer, and nothing else may be reported */
     uint64_t herr_calls, herr_expected;

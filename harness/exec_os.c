@@ -75,6 +75,9 @@ static int w_used(void *ctx, void *p, size_t n)
 {
     ex *x = ctx;
     bool inj = m_should_fail(x, GA_OS_USED);
+    uintptr_t a = (uintptr_t)p;
+    if (x->used_hi == x->used_lo || a < x->used_lo) x->used_lo = a;
+    if (a + n > x->used_hi) x->used_hi = a + n;
     int rc = x->inner->used(x->inner->ctx, p, n);
     w_account(x, inj, rc != 0);
     return rc;
@@ -92,8 +95,12 @@ static int w_release(void *ctx, void *p, size_t n)
     ex *x = ctx;   /* ga_testos never injects release failures */
 #ifdef GH_ASAN
     /* ASan keeps manual poisoning across munmap: clear it, or the next heap mapped at the
-     * same (fixed) addresses inherits poisoned free slots of this one */
-    ASAN_UNPOISON_MEMORY_REGION(p, n);
+     * same (fixed) addresses inherits poisoned free slots of this one. Only pages made Ready
+     * can have been poisoned; a whole 64 MiB region is 8 MiB of shadow to memset (and
+     * fault in) per input. */
+    uintptr_t lo = (uintptr_t)p > x->used_lo ? (uintptr_t)p : x->used_lo;
+    uintptr_t hi = (uintptr_t)p + n < x->used_hi ? (uintptr_t)p + n : x->used_hi;
+    if (lo < hi) ASAN_UNPOISON_MEMORY_REGION((void *)lo, hi - lo);
 #endif
     return x->inner->release(x->inner->ctx, p, n);
 }

@@ -127,6 +127,8 @@ typedef struct mt_search_cfg {
 void mt_search_defaults(mt_search_cfg *c);
 int mt_search(const mt_search_cfg *c);
 
-/* Standalone C program that replays p (ops + schedule) through this library. */
-int mt_emit_c(FILE *out, const mt_prog *p, const mt_options *o, const char *source);
+/* Standalone C program that replays p (ops + schedule) through this library; want (NULL or
+ * not found: any finding counts) is the finding it must reproduce exactly (exit 1; 0 clean,
+ * 3 another finding); `./repro --no-plant` runs it on the allocator without o->plant. */
+int mt_emit_c(FILE *out, const mt_prog *p, const mt_options *o, const mt_finding *want, const char *source);
 #endif

@@ -11,8 +11,9 @@
  * the later switches unchanged. After every accepted candidate the schedule is replaced by
  * the decisions as replayed, cut at the finding, so it stays exact. Repeats until a whole
  * pass changes nothing or max_runs is used.
- * mt_emit_c: a C program embedding the text form; it replays it through mt_run and exits
- * 1 when the same check fires (0 if not).
+ * mt_emit_c: a C program embedding the text form and the recorded finding; it replays it
+ * through mt_run (optionally without the plant) and exits 1 when exactly that finding
+ * fires, 0 on a clean run, 3 on another finding.
  * Calls: mt.c (mt_run), mt_format.c.
  */
 #include "mt.h"
@@ -156,7 +157,19 @@ long mt_minimize(mt_prog *p, const mt_options *o, mt_finding *f, size_t max_runs
     return (long)m.runs;
 }
 
-int mt_emit_c(FILE *out, const mt_prog *p, const mt_options *o, const char *source)
+/* s as the body of a C string literal. */
+static void c_string(FILE *out, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '"' || ch == '\\') fprintf(out, "\\%c", ch);
+        else if (ch == '\n') fputs("\\n", out);
+        else if (ch < 0x20 || ch >= 0x7f) fprintf(out, "\\%03o", ch);
+        else fputc(ch, out);
+    }
+}
+
+int mt_emit_c(FILE *out, const mt_prog *p, const mt_options *o, const mt_finding *want, const char *source)
 {
     char *text = NULL;
     size_t len = 0;
@@ -164,23 +177,60 @@ int mt_emit_c(FILE *out, const mt_prog *p, const mt_options *o, const char *sour
     if (!mem) return -1;
     mt_format(p, mem, NULL);
     fclose(mem);
+    bool has = want && want->found;
     fprintf(out, "/* Multi-threaded galloc reproducer (issue 15) from %s: the per-thread ops and the\n"
                  " * recorded schedule below, replayed exactly by the controlled scheduler (harness/mt.h).\n"
-                 " * Build against a sched build: cc -DGALLOC_SCHED -I alloc -I harness repro.c\n"
-                 " *   build-sched/lib/libgalloc_sched.a build-sched/lib/libgalloc_core.a -lpthread\n"
-                 " * Exit 1: the finding reproduces; 0: it does not. */\n", source ? source : "?");
+                 " * Build against a sched build (from the source tree):\n"
+                 " *   cc -std=c11 -I alloc -I harness repro.c build-sched/lib/libgalloc_sched.a\n"
+                 " *      build-sched/lib/libgalloc_core.a -lpthread -o repro\n"
+                 " * Usage: ./repro [--no-plant]   (--no-plant: the same schedule on the allocator without\n"
+                 " * plant %s)\n", source ? source : "?", ga_plant_name(o->plant));
+    if (has)
+        fprintf(out, " * Exit 1: the recorded finding reproduces exactly (check, thread, op, decision, message);\n"
+                     " * 0: the run is clean; 3: another finding; 2: usage, or a library without schedule points. */\n");
+    else
+        fprintf(out, " * Exit 1: a finding; 0: the run is clean; 2: usage, or a library without schedule points. */\n");
     fprintf(out, "#include \"mt.h\"\n#include <string.h>\n\nstatic const char PROGRAM[] =\n");
     for (size_t i = 0; i < len;) {
         size_t j = i;
         while (j < len && text[j] != '\n') j++;
-        fprintf(out, "    \"%.*s\\n\"\n", (int)(j - i), text + i);
+        fputs("    \"", out);
+        c_string(out, text + i, j - i);
+        fputs("\\n\"\n", out);
         i = j + 1;
     }
-    fprintf(out, "    ;\n\nint main(void)\n{\n    mt_prog p;\n    char err[200];\n"
+    fputs("    ;\n\n", out);
+    if (has) {
+        fprintf(out, "/* the finding as galloc-replay recorded it */\nstatic const mt_finding WANT = {\n"
+                     "    .found = true, .what = \"");
+        c_string(out, want->what, strlen(want->what));
+        fputs("\", .invariant = \"", out);
+        c_string(out, want->invariant, strlen(want->invariant));
+        fprintf(out, "\", .tid = %d, .op = %zu, .decision = %zu,\n    .message = \"", want->tid, want->op, want->decision);
+        c_string(out, want->message, strlen(want->message));
+        fputs("\",\n};\n\n", out);
+    }
+    fprintf(out, "int main(int argc, char **argv)\n{\n"
+                 "    int plant = %d;   /* %s */\n"
+                 "    if (argc == 2 && strcmp(argv[1], \"--no-plant\") == 0) plant = 0;\n"
+                 "    else if (argc != 1) { fprintf(stderr, \"usage: %%s [--no-plant]\\n\", argv[0]); return 2; }\n"
+                 "    if (!gs_has_alloc_points()) {\n"
+                 "        fprintf(stderr, \"%%s: linked against a galloc without schedule points: use the sched build's libraries\\n\", argv[0]);\n"
+                 "        return 2;\n    }\n"
+                 "    mt_prog p;\n    char err[200];\n"
                  "    if (mt_parse(PROGRAM, strlen(PROGRAM), &p, err, sizeof err) != 0) { fprintf(stderr, \"%%s\\n\", err); return 2; }\n"
-                 "    mt_options o;\n    memset(&o, 0, sizeof o);\n    o.sched.strategy = GS_REPLAY;\n    o.plant = %d;\n"
-                 "    mt_finding f;\n    int rc = mt_run(&p, &o, &f, NULL);\n    mt_print_finding(stdout, &f, \"repro\");\n"
-                 "    return rc == 1 ? 1 : 0;\n}\n", o->plant);
+                 "    mt_options o;\n    memset(&o, 0, sizeof o);\n    o.sched.strategy = GS_REPLAY;\n    o.plant = plant;\n"
+                 "    mt_finding f;\n    int rc = mt_run(&p, &o, &f, NULL);\n    mt_prog_free(&p);\n"
+                 "    if (rc < 0) { fprintf(stderr, \"%%s: %%s\\n\", argv[0], f.message); return 2; }\n"
+                 "    mt_print_finding(stdout, &f, \"repro\");\n"
+                 "    if (!f.found) return 0;\n", o->plant, ga_plant_name(o->plant));
+    if (has)
+        fputs("    if (mt_same_finding(&f, &WANT)) { printf(\"REPRODUCED: the recorded finding, exactly\\n\"); return 1; }\n"
+              "    printf(\"ANOTHER finding than the recorded one:\\n\");\n"
+              "    mt_print_finding(stdout, &WANT, \"recorded\");\n"
+              "    return 3;\n}\n", out);
+    else
+        fputs("    return 1;\n}\n", out);
     free(text);
     return ferror(out) ? -1 : 0;
 }

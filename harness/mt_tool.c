@@ -184,7 +184,7 @@ int mt_replay_main(int argc, char **argv)
             if (out && !minimize) snprintf(path, sizeof path, "%s", out); else snprintf(path, sizeof path, "%s.repro.c", inputs[k]);
             FILE *fo = fopen(path, "w");
             if (!fo) { fprintf(stderr, "galloc-replay: %s: %s\n", path, strerror(errno)); mt_prog_free(&p); return 2; }
-            mt_emit_c(fo, &p, &o, inputs[k]);
+            mt_emit_c(fo, &p, &o, &first, inputs[k]);
             fclose(fo);
             printf("C reproducer: %s\n", path);
         }

@@ -41,6 +41,18 @@ if(GALLOC_SCHED)
            COMMAND bash ${CMAKE_SOURCE_DIR}/harness/tests/sched_regressions.sh $<TARGET_FILE:galloc-replay>
                    ${CMAKE_SOURCE_DIR}/corpora/regressions/mt 100)
   set_tests_properties(sched.regressions PROPERTIES LABELS "corpus;smoke;sched" TIMEOUT 300)
+  # galloc-replay --mt --emit-c on every stored reproducer: the C program, built with this
+  # build's compiler against its libraries, must report the identical finding and run clean
+  # with --no-plant (harness/tests/sched_emit_c.sh).
+  set(emit_flags)
+  if(GALLOC_SANITIZE)
+    set(emit_flags -fsanitize=${GALLOC_SANITIZE})
+  endif()
+  add_test(NAME sched.emit_c
+           COMMAND bash ${CMAKE_SOURCE_DIR}/harness/tests/sched_emit_c.sh $<TARGET_FILE:galloc-replay> ${CMAKE_C_COMPILER}
+                   ${CMAKE_SOURCE_DIR} $<TARGET_FILE:galloc_sched> $<TARGET_FILE:galloc_core>
+                   ${CMAKE_SOURCE_DIR}/corpora/regressions/mt ${CMAKE_BINARY_DIR}/sched-emit-c ${emit_flags})
+  set_tests_properties(sched.emit_c PROPERTIES LABELS "corpus;sched" TIMEOUT 300)
   # Short searches per plant (seed 1, 20 s cap each; nightly runs the 10-seed table).
   # (gc-end-order is found by pos for only 6 of 10 seeds in 60 s: nightly sched.table reports
   # it, a hand-written schedule in corpora/regressions/mt/ replays it)

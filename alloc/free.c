@@ -46,9 +46,8 @@ static ga_status free_slow(ga_heap *h, void *p);
  * peek happens outside the central lock; central.c re-checks s's identity under the lock
  * (freeing a span needs that lock) before it touches anything. If another free already
  * raised sweepRequested, that one asks. */
-static inline void request_sweep_once(ga_heap *h, ga_mspan *s, uintptr_t base, ga_spanclass spc, void *p)
+static inline void request_sweep_once(ga_heap *h, ga_mspan *s, uintptr_t base, ga_spanclass spc)
 {
-    if (__builtin_expect(h->opt.free_published_hook != NULL, 0)) h->opt.free_published_hook(h->opt.hook_ctx, p);
     GA_SCHED_POINT(h, "free.published", s);
     if (!atomic_load_explicit(&s->sweepRequested, memory_order_relaxed))
         ga_central_request_sweep(h, s, base, spc);
@@ -81,7 +80,7 @@ ga_status ga_free(ga_heap *h, void *p)
             ga_spanclass spc_of_s = s->spanclass;
             GA_SCHED_POINT(h, "free.publish", s);
             if (__builtin_expect(!(atomic_fetch_or(&s->freedBits[i >> 6], bit) & bit), 1)) {
-                request_sweep_once(h, s, base_of_s, spc_of_s, p);
+                request_sweep_once(h, s, base_of_s, spc_of_s);
                 return GA_OK;
             }
             return misuse(h, GA_ERR_DOUBLE_FREE, p, "double free (a free of this object is pending)");
@@ -134,7 +133,7 @@ __attribute__((noinline)) static ga_status free_slow(ga_heap *h, void *p)
     uint64_t old = atomic_fetch_or(&s->freedBits[i >> 6], bit);
     if (old & bit)
         return misuse(h, GA_ERR_DOUBLE_FREE, p, "double free (a free of this object is pending)");
-    request_sweep_once(h, s, base_of_s, spc_of_s, p);
+    request_sweep_once(h, s, base_of_s, spc_of_s);
     return GA_OK;
 }
 

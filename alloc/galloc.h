@@ -73,11 +73,6 @@ typedef struct ga_heap_options {
     bool poison_free;          /* fill freed slots with 0xdf bytes (junk) at sweep */
     int plant;                 /* ga_plant: a deliberate bug, for proving the harness (0 = none) */
     bool no_poison;            /* ASan/Valgrind builds: do not poison free slots (alloc/sanitize.h) */
-    /* Test hook (NULL: none). ga_free calls it after publishing a free and before asking
-     * for the span's sweep: the window in which another thread can sweep the span, free it
-     * and reuse its struct. Lets a test run that interleaving on purpose. */
-    void (*free_published_hook)(void *ctx, void *p);
-    void *hook_ctx;
 } ga_heap_options;
 
 /* Deliberate bugs that tests, fuzz campaigns and stress runs switch on to prove that the

@@ -32,7 +32,8 @@ if(GALLOC_FUZZ)
 endif()
 
 if(GALLOC_SCHED)
-  # Unit tests of the scheduler and the format; free_published_hook as a schedule.
+  # Unit tests of the scheduler and the format; the late sweep request as a directed schedule
+  # (the test of record: the allocator has no free_published_hook any more).
   ga_add_test(sched.unit SOURCES ${CMAKE_SOURCE_DIR}/harness/tests/sched_unit.c LIBS galloc_sched LABELS "unit;smoke;sched" TIMEOUT 120)
   target_include_directories(sched.unit PRIVATE ${CMAKE_SOURCE_DIR}/alloc/tests)
   # Every stored multi-threaded reproducer: with its plant it must report its check,

@@ -1,12 +1,13 @@
 /*
  * sched_unit.c — ctest sched.unit (issue 15): the controlled scheduler and the
  * multi-threaded program format, in the sched build.
- *  1. free_published_hook as a schedule: the interleaving alloc/tests/test_threads.c forces
- *     with a hand-made hook (a free held right after publishing while a GC cycle sweeps the
- *     span empty, the heap frees it and its struct comes back for another class) is written
- *     here as a directed schedule over the allocator's own schedule points
- *     ("free.published"); the late request must leave the new span alone. The recorded
- *     decisions then replay the same run (GS_REPLAY) with the same outcome.
+ *  1. The late sweep request, as a directed schedule (the test of record; it replaced
+ *     alloc/tests/test_threads.c's hand-made free_published_hook, now gone from the
+ *     allocator): a free held right after publishing while a GC cycle sweeps the span empty,
+ *     the heap frees it and its struct comes back for another class, written over the
+ *     allocator's own schedule points ("free.published"); the late request must leave the
+ *     new span alone. The recorded decisions then replay the same run (GS_REPLAY) with the
+ *     same outcome.
  *  2. Deadlock: two threads each waiting for a resource only the other wakes are reported
  *     as GS_DEADLOCK, not hung.
  *  3. Format: text and binary round trips of generated programs with schedules; malformed
@@ -19,6 +20,11 @@
 #include "gsched.h"
 #include "mt.h"
 
+/* The late sweep request (8181e5e, found by stress frag after 330 s): thread 1 frees p and
+ * is held right after publishing the free (at "free.published", before it asks for the
+ * span's sweep). Meanwhile thread 0 runs a GC cycle that sweeps p's span empty, the heap
+ * frees it, and its struct comes back as a span of another class. Thread 1's request must
+ * then leave that new span alone: no sweep request, no list move. */
 typedef struct late {
     ga_heap *h;
     gs_sched *s;

@@ -2,7 +2,8 @@
 # ci/test.sh — the per-push test run (README's test command; .ci/run calls it).
 # Builds the release and asan (ASan+UBSan) presets with -Werror and runs every ctest
 # test in both; then the sched preset (schedule points on, issue 15: only the targets its
-# tests need) and its tests (ctest -L sched, under a minute). Exits non-zero on any failure.
+# tests need, galloc-stress for stress.sched.*) and its tests (ctest -L sched, under a minute).
+# Exits non-zero on any failure.
 # Budget: well under 20 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +16,7 @@ for preset in release asan; do
 done
 echo "=== build: sched"
 cmake --preset sched >/dev/null
-cmake --build --preset sched -j "$jobs" --target galloc-replay galloc-sched fuzz_mt sched.unit
+cmake --build --preset sched -j "$jobs" --target galloc-replay galloc-sched galloc-stress fuzz_mt sched.unit
 status=0
 echo "=== test: sched"
 ctest --preset sched -j "$jobs" --timeout 300 --no-tests=error -L sched -LE nightly || status=1

@@ -49,7 +49,8 @@ static const char *USAGE =
 "  --backend NAME       galloc (core API, one ga_cache per thread; default) or system (malloc/free)\n"
 "  --no-verify          no patterns, scans, ga_verify or op log: pure throughput\n"
 "  --plant NAME         switch on a deliberate galloc bug (ga_heap_options.plant) to prove detection:\n"
-"                       refill-off-by-one, summary-merge, no-needzero, lost-sweep-request, cross-cache-free\n"
+"                       refill-off-by-one, summary-merge, no-needzero, lost-sweep-request, cross-cache-free,\n"
+"                       gc-end-order, gc-begin-one-pass\n"
 "  --json FILE          write a JSON report (throughput per op kind, latency percentiles, RSS, heap stats)\n"
 "  --plot DIR           write DIR/galloc-stress.png and .svg (gnuplot) of throughput and memory over time\n"
 "  --repro FILE         where a finding's reproducer goes (default galloc-stress-PROFILE-sSEED-tTHREADS.ops)\n"
@@ -116,15 +117,7 @@ static void parse_args(int argc, char **argv, config *c)
     bool have_secs = false;
     for (int i = 1; i < argc; i++) {
         char name[64];
-        const char *a = argv[i], *val = NULL;
-        const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
-        if (eq && (size_t)(eq - a) < sizeof name) {
-            memcpy(name, a, (size_t)(eq - a));
-            name[eq - a] = 0;
-            val = eq + 1;
-        } else {
-            snprintf(name, sizeof name, "%s", a);
-        }
+        const char *val = st_split_option(argv[i], name, sizeof name);
 #define IS(s) (strcmp(name, s) == 0)
 #define VAL() (val ? val : (i + 1 < argc ? argv[++i] : (usage_error("%s needs an argument", name), "")))
         uint64_t u;
@@ -200,7 +193,7 @@ static void parse_args(int argc, char **argv, config *c)
             if (!gh_parse_size(v, &u) || u == 0) usage_error("--replay-budget wants bytes, got '%s'", v);
             c->replay_budget = (size_t)u;
         } else {
-            usage_error("unknown option '%s'", a);
+            usage_error("unknown option '%s'", argv[i]);
         }
 #undef IS
 #undef VAL

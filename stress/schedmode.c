@@ -97,15 +97,7 @@ int st_sched_main(int argc, char **argv)
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) { fputs(SCHED_USAGE, stdout); exit(0); }
     for (int i = 1; i < argc; i++) {
         char name[64];
-        const char *a = argv[i], *val = NULL;
-        const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
-        if (eq && (size_t)(eq - a) < sizeof name) {
-            memcpy(name, a, (size_t)(eq - a));
-            name[eq - a] = 0;
-            val = eq + 1;
-        } else {
-            snprintf(name, sizeof name, "%s", a);
-        }
+        const char *val = st_split_option(argv[i], name, sizeof name);
 #define IS(s) (strcmp(name, s) == 0)
 #define VAL() (val ? val : (i + 1 < argc ? argv[++i] : (sched_usage("%s needs an argument", name), "")))
         uint64_t u;
@@ -152,7 +144,7 @@ int st_sched_main(int argc, char **argv)
             sched_usage("%s belongs to the free-running driver, not to --sched (every op is checked and "
                         "verified under the scheduler; --sched-ops sets the program length)", name);
         } else {
-            sched_usage("unknown option '%s'", a);
+            sched_usage("unknown option '%s'", argv[i]);
         }
 #undef IS
 #undef VAL

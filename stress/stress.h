@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "galloc.h"
 #include "harness.h"
@@ -256,6 +257,19 @@ uint64_t st_rand(tctx *t);
 uint32_t st_size_classes(tctx *t);                /* across all small size classes */
 uint32_t st_size_range(tctx *t, uint32_t lo, uint32_t hi);   /* log-uniform */
 double st_now(void);
+/* Command-line option "--name=value": copies the name into name[n] and returns the value;
+ * any other argument is copied whole and NULL returned (the value is then the next one). */
+static inline const char *st_split_option(const char *a, char *name, size_t n)
+{
+    const char *eq = a[0] == '-' && a[1] == '-' ? strchr(a, '=') : NULL;
+    if (eq && (size_t)(eq - a) < n) {
+        memcpy(name, a, (size_t)(eq - a));
+        name[eq - a] = 0;
+        return eq + 1;
+    }
+    snprintf(name, n, "%s", a);
+    return NULL;
+}
 void *st_alloc(tctx *t, uint32_t size, unsigned oflags, unsigned align, orec *out);
 bool st_free(tctx *t, const orec *o);            /* false: a finding stopped the run */
 bool st_check(tctx *t, const orec *o, const char *when);

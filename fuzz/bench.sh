@@ -53,14 +53,14 @@ row() {  # label dir env...
 row "empty input (heap create + final check)" "$tmp/empty"
 row "1 op (malloc 24)" "$tmp/one"
 row "1 op, no glibc side" "$tmp/one" GALLOC_FUZZ_NO_DIFF=1
-# fuzz_ops's default: per-op checks of what each op touched, a full check every 32 ops and
+# fuzz_ops's default: per-op checks of what each op touched, a full check every 128 ops and
 # at the end (a full-check finding is located by re-running with a full check after every op)
-row "100 generated ops, default (full every 32), 64 MiB" "$tmp/gen100"
+row "100 generated ops, default (full every 128), 64 MiB" "$tmp/gen100"
 row "100 generated ops, full check every op, 64 MiB" "$tmp/gen100" GALLOC_FUZZ_CHECK_EVERY=1
 row "100 generated ops, default, 4 MiB" "$tmp/gen100" GALLOC_FUZZ_BUDGET=4m
 row "100 generated ops, full check every op, 4 MiB" "$tmp/gen100" GALLOC_FUZZ_BUDGET=4m GALLOC_FUZZ_CHECK_EVERY=1
 row "100 generated ops, final check only, 4 MiB" "$tmp/gen100" GALLOC_FUZZ_BUDGET=4m GALLOC_FUZZ_CHECK_EVERY=0
-row "100 small-object ops, default (full every 32)" "$tmp/small100"
+row "100 small-object ops, default (full every 128)" "$tmp/small100"
 row "100 small-object ops, full check every op" "$tmp/small100" GALLOC_FUZZ_CHECK_EVERY=1
 row "100 small-object ops, full check every 16" "$tmp/small100" GALLOC_FUZZ_CHECK_EVERY=16
 row "100 small-object ops, final check only" "$tmp/small100" GALLOC_FUZZ_CHECK_EVERY=0

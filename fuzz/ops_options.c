@@ -1,13 +1,16 @@
 /*
  * ops_options.c — the executor options of fuzz_ops (and fuzz_ops_tool), and the plant hook.
  *
- * Default = `galloc-replay --check-every 32`: the per-op checks of what each op touched
+ * Default = `galloc-replay --check-every 128`: the per-op checks of what each op touched
  * (new and freed objects, their spans through ga_verify_span and the span model), a full
- * check (ga_verify, every object, every span, statistics) every 32 ops and after the last,
+ * check (ga_verify, every object, every span, statistics) every 128 ops and after the last,
  * the glibc differential oracle, 64 MiB of live objects per side. A finding of a full check
  * is located by re-running the input with a full check after every op (gh_execute), so it
- * names the same step as --check-every 1. 32 from fuzz/bench.sh: on 100 small-object ops,
- * full checks every op cost 10x the per-op checks, every 16 ops 1.7x, every 32 ops 1.3x.
+ * names the same step as --check-every 1. 128 from fuzz/bench.sh (callgrind, 20 inputs of
+ * 100 small-object ops): a full check costs ~170k instructions, as much as ~15 checked ops,
+ * so one every 32 ops made 28% of the time; what it finds that the per-op checks and the
+ * final check do not is a fault that heals before the end (a dirty free slot handed out
+ * again), rare enough that inputs shorter than 128 ops get the final check only.
  * Knobs, for faster campaign instances (campaign.sh runs a "fast" and a "wide" setting):
  *   GALLOC_FUZZ_CHECK_EVERY=N   full check every N ops (1 = after every op, 0 = only after the last op)
  *   GALLOC_FUZZ_BUDGET=BYTES    live bytes per side (default 64m, as galloc-replay); filling
@@ -40,7 +43,7 @@
 void gf_ops_options(gh_options *o)
 {
     gh_options_default(o);
-    o->check_every = (size_t)gf_env_u64("GALLOC_FUZZ_CHECK_EVERY", 32);
+    o->check_every = (size_t)gf_env_u64("GALLOC_FUZZ_CHECK_EVERY", 128);
 #ifdef GF_DEFAULT_BUDGET   /* OSS-Fuzz / ClusterFuzzLite builds, where no environment can be set */
     o->budget_bytes = (size_t)gf_env_u64("GALLOC_FUZZ_BUDGET", GF_DEFAULT_BUDGET);
 #else

@@ -41,6 +41,7 @@ typedef struct gh_ref {
     size_t cap;           /* live bytes allowed */
     size_t live;          /* live bytes now */
     bool edge_calls;      /* call libc for invalid/absurd requests (not under sanitizers) */
+    size_t max_request;   /* bigger requests are skipped (0: none); oracle.c says why */
 } gh_ref;
 typedef struct gh_ref_res {
     int outcome;          /* 0 skipped, 1 ok, 2 failed */

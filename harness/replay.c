@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE 1
 #include "harness.h"
+#include "os.h"      /* ga_reuseos: --os */
 #include "mdiff.h"   /* --malloc: the malloc-API differential's replay mode (mdiff_replay.c) */
 /* --mt / 'galloc-mt 1' / GAMT files: multi-threaded reproducers under the controlled
  * scheduler (harness/mt_tool.c, issue 15) */
@@ -44,6 +45,10 @@ static const char *USAGE =
 "  --disable LIST         all checks but these\n"
 "  --budget BYTES         live bytes per side (default 64 MiB; larger requests are skipped)\n"
 "  --max-heap BYTES       galloc max_heap_bytes (default 1 GiB)\n"
+"  --os keep|reuse|fresh  where heaps get memory (as fuzz_ops' GALLOC_FUZZ_OS): keep (default)\n"
+"                         recycles regions, leaves them RW and zeroes scavenged pages with memset\n"
+"                         (no madvise, no refault); reuse makes recycled regions PROT_NONE again;\n"
+"                         fresh asks the kernel for everything (scavenging is madvise)\n"
 "  --no-green-tea         heap option no_green_tea\n"
 "  --no-poison            heap option no_poison (ASan builds: free slots are not poisoned)\n"
 "  --binary               treat every input as binary, even if it looks like text\n"
@@ -362,6 +367,8 @@ static int bench(cli *c)
     return findings ? 1 : 0;
 }
 
+static int run_cli(cli *c, char **inputs, int nin);
+
 int main(int argc, char **argv)
 {
     if (gm_replay_wanted(argc, argv)) return gm_replay_main(argc, argv);
@@ -375,6 +382,7 @@ int main(int argc, char **argv)
     char **inputs = calloc((size_t)argc, sizeof *inputs);
     if (!inputs) return 2;
     unsigned planted = 0;
+    const char *os_mode = "keep";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
 #define NEED_ARG() do { if (i + 1 >= argc) { fprintf(stderr, "galloc-replay: %s needs an argument\n%s", a, USAGE); return 2; } } while (0)
@@ -448,9 +456,35 @@ int main(int argc, char **argv)
             c.opt.checks |= GH_CHK_PLANTED;
             addflag(&c, " --plant %s", argv[i]);
         }
+        else if (strcmp(a, "--os") == 0) {
+            NEED_ARG();
+            const char *m = argv[++i];
+            if (strcmp(m, "keep") && strcmp(m, "reuse") && strcmp(m, "fresh")) {
+                fprintf(stderr, "galloc-replay: --os %s: want keep, reuse or fresh\n", m);
+                return 2;
+            }
+            os_mode = m;
+            if (strcmp(m, "keep")) addflag(&c, " --os %s", m);
+        }
         else if (a[0] == '-' && a[1]) { fprintf(stderr, "galloc-replay: unknown option '%s'\n%s", a, USAGE); return 2; }
         else inputs[nin++] = argv[i];
     }
+    /* The OS layer under every heap's ga_testos: what fuzz_ops uses by default, so a
+     * finding replays on the same memory behaviour (os.h, ga_reuseos). */
+    ga_reuseos *reuse = NULL;
+    if (strcmp(os_mode, "fresh")) {
+        reuse = ga_reuseos_new(NULL, strcmp(os_mode, "keep") ? 0 : GA_REUSE_KEEP_MAPPED);
+        if (!reuse) { fprintf(stderr, "galloc-replay: ga_reuseos_new: out of memory\n"); free(inputs); return 2; }
+        c.opt.os = ga_reuseos_os(reuse);
+    }
+    int rc = run_cli(&c, inputs, nin);
+    ga_reuseos_free(reuse);
+    return rc;
+}
+
+static int run_cli(cli *cp, char **inputs, int nin)
+{
+    cli c = *cp;
     if (c.bench) { int r = bench(&c); free(inputs); return r; }
     if (c.generate) {
         gh_seq s;

@@ -17,8 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define HINT_COUNT 0x40
-
 ga_mspan ga_emptymspan;
 
 /* ---- errors ---- */
@@ -445,8 +443,10 @@ static uint64_t splitmix(uint64_t *x)
 static bool init_hints(ga_heap *h)
 {
 #ifdef GA_TSAN
-    /* TSan only maps application memory in fixed ranges: let the kernel choose. */
-    if (!h->opt.arena_hint) return true;
+    /* TSan maps application memory only in fixed ranges (internal.h, GA_HINT_BASE): the
+     * default hints lie in its low one; randomized ones would nearly all be refused, so a
+     * randomized heap lets the kernel choose (ASLR is random enough). */
+    if (h->opt.randomize_base && !h->opt.arena_hint) return true;
 #endif
     uint64_t rnd = h->opt.seed;
     uintptr_t randBase = 0;
@@ -455,14 +455,14 @@ static bool init_hints(ga_heap *h)
         randBase = (uintptr_t)(splitmix(&rnd) >> 44) << 26;   /* 20 random bits, 64 MiB aligned */
         prefix = (unsigned)(randBase >> 38) & 0xff;
     }
-    for (int i = HINT_COUNT - 1; i >= 0; i--) {
+    for (int i = GA_HINT_COUNT - 1; i >= 0; i--) {
         ga_arena_hint *hint = ga_fixalloc_alloc(&h->hintalloc);
         if (!hint) return false;
         uintptr_t addr;
         if (h->opt.randomize_base)
             addr = ((uintptr_t)((prefix + (unsigned)i) & 0xff) << 38) | (randBase & ~((uintptr_t)0xff << 40) & (((uintptr_t)1 << 38) - 1));
         else
-            addr = ((uintptr_t)i << 40) | ((uintptr_t)0x00c0 << 32);
+            addr = GA_HINT_BASE + (uintptr_t)i * GA_HINT_STEP;
         *hint = (ga_arena_hint){ addr, false, h->arenaHints };
         h->arenaHints = hint;
     }

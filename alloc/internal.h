@@ -66,6 +66,24 @@
 #endif
 #endif
 
+/* The default arena hints (heap.c init_hints): GA_HINT_COUNT hints GA_HINT_BASE + i *
+ * GA_HINT_STEP, tried in order, so a replay on a fresh heap sees the same addresses.
+ * Under TSan an application may map memory only in TSan's application ranges: its mmap
+ * interceptor drops any other hint (the kernel then chooses, ASLR-dependent, and replays
+ * lose address identity). On x86-64 Linux the low application range is [0x1000,
+ * 0x008000000000) in LLVM 14's layout and [0x1000, 0x020000000000) from LLVM 15 on, empty
+ * in a PIE program: under TSan the hints are 64 in [0x004000000000, 0x008000000000), 4 GiB
+ * apart (a heap that outgrows 4 GiB at one hint moves on to the next free one). Elsewhere
+ * (another architecture's TSan layout) a refused hint falls back as any taken hint does. */
+#define GA_HINT_COUNT 0x40
+#ifdef GA_TSAN
+#define GA_HINT_BASE ((uintptr_t)0x004000000000)
+#define GA_HINT_STEP ((uintptr_t)1 << 32)
+#else
+#define GA_HINT_BASE ((uintptr_t)0x00c000000000)
+#define GA_HINT_STEP ((uintptr_t)1 << 40)
+#endif
+
 /* A small spinlock for the per-class mcentral locks: held for a few list operations
  * or one span sweep. (A pthread mutex each would work too, but fork handlers and the
  * checker take all 136 at once, more than TSan's deadlock detector tracks.) */

@@ -20,11 +20,26 @@
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
 
+#if defined(__SANITIZE_THREAD__)
+#define OS_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define OS_TSAN 1
+#endif
+#endif
+
 static void *sys_reserve(void *ctx, void *hint, size_t n)
 {
     (void)ctx;
     int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+#ifndef OS_TSAN
     if (hint) flags |= MAP_FIXED_NOREPLACE;
+#else
+    /* TSan's mmap interceptor replaces a hint outside its application ranges by NULL but
+     * keeps the flags: MAP_FIXED_NOREPLACE at address 0 maps page 0 for root, and TSan then
+     * dies ("mmap at bad address"). A plain hint is what it understands: the kernel takes
+     * it when it is free and TSan allows it, and anything else is a miss (below). */
+#endif
     void *p = mmap(hint, n, PROT_NONE, flags, -1, 0);
     if (p == MAP_FAILED) return NULL;
     if (hint && p != hint) {           /* old kernels ignore NOREPLACE: treat as a miss */

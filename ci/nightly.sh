@@ -542,6 +542,26 @@ st_sched_table() {
   bash "$SRC/harness/tests/sched_table.sh" "$d/bin/galloc-sched" 60 10 pct || note "pct missed some seeds (informational)"
 }
 
+# The controlled scheduler under TSan (issue 15, sched-tsan preset): its tests (ctest -L sched
+# without the nightly table: sched.unit, the stored reproducers, emit-c, short searches,
+# galloc-stress --sched) and every stored reproducer of corpora/regressions/mt in 100
+# separate galloc-replay processes with its plant and 100 without: identical output,
+# addresses included, and no TSan report (exitcode 66 fails the run).
+st_sched_tsan() {
+  local d
+  need build.sched-tsan
+  d=$(bdir sched-tsan)
+  [ -x "$d/bin/galloc-replay" ] || skip "galloc-replay is not built in the sched-tsan preset"
+  export TSAN_OPTIONS="halt_on_error=1 exitcode=66${TSAN_OPTIONS:+ $TSAN_OPTIONS}"
+  ctest --test-dir "$d" -j "$JOBS" --timeout 900 --output-on-failure --no-tests=error -L sched -LE nightly \
+    --output-junit "$STAGE_DIR/ctest-junit.xml" || { reason "ctest -L sched failed under TSan"; return 1; }
+  bash "$SRC/harness/tests/sched_processes.sh" "$d/bin/galloc-replay" "$SRC/corpora/regressions/mt" 100 |
+    tee "$STAGE_DIR/replays.txt"
+  local rc=${PIPESTATUS[0]}
+  ((rc == 0)) || { reason "a stored reproducer replayed differently across processes, or TSan reported"; return 1; }
+  note "ctest -L sched clean under TSan; $(grep -c '^ok' "$STAGE_DIR/replays.txt") reproducer x mode checks, 100/100 processes identical each"
+}
+
 st_self_pass() { echo "a stage that passes"; note "passed on purpose"; }
 st_self_fail() { echo "a stage that fails"; reason "failed on purpose"; return 3; }
 st_self_skip() { skip "skipped on purpose"; }
@@ -671,6 +691,8 @@ else
   run_stage valgrind.uaf-plant 600 st_valgrind_uaf
   run_stage build.sched 3600 st_build sched
   run_stage sched.table 6000 st_sched_table
+  run_stage build.sched-tsan 3600 st_build sched-tsan
+  run_stage sched-tsan.replays 3600 st_sched_tsan
   run_stage build.fuzz 3600 st_build fuzz
   run_stage build.afl 3600 st_build afl
   for engine in $FUZZ_ENGINES; do

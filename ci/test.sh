@@ -2,7 +2,10 @@
 # ci/test.sh — the per-push test run (README's test command; .ci/run calls it).
 # Builds the release and asan (ASan+UBSan) presets with -Werror and runs every ctest
 # test in both; then the sched preset (schedule points on, issue 15: only the targets its
-# tests need, galloc-stress for stress.sched.*) and its tests (ctest -L sched, under a minute).
+# tests need, galloc-stress for stress.sched.*) and its tests (ctest -L sched, under a minute);
+# then the same targets and tests in the sched-tsan preset (the controlled scheduler under
+# TSan, a report fails the test: ~1 min build + ~40 s tests on 2 cores; the 100-process
+# replays are in the nightly, ci/nightly.sh sched-tsan.replays).
 # Exits non-zero on any failure.
 # Budget: well under 20 minutes on 2 cores.
 set -euo pipefail
@@ -17,9 +20,15 @@ done
 echo "=== build: sched"
 cmake --preset sched >/dev/null
 cmake --build --preset sched -j "$jobs" --target galloc-replay galloc-sched galloc-stress fuzz_mt sched.unit
+echo "=== build: sched-tsan"
+cmake --preset sched-tsan >/dev/null
+cmake --build --preset sched-tsan -j "$jobs" --target galloc-replay galloc-sched galloc-stress fuzz_mt sched.unit
 status=0
 echo "=== test: sched"
 ctest --preset sched -j "$jobs" --timeout 300 --no-tests=error -L sched -LE nightly || status=1
+echo "=== test: sched-tsan"
+TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
+  ctest --preset sched-tsan -j "$jobs" --timeout 300 --no-tests=error -L sched -LE nightly || status=1
 for preset in release asan; do
   echo "=== test: $preset"
   # label "nightly": long or probabilistic tests (races) that belong to ci/nightly.sh

@@ -42,6 +42,14 @@ if(GALLOC_SCHED)
            COMMAND bash ${CMAKE_SOURCE_DIR}/harness/tests/sched_regressions.sh $<TARGET_FILE:galloc-replay>
                    ${CMAKE_SOURCE_DIR}/corpora/regressions/mt 100)
   set_tests_properties(sched.regressions PROPERTIES LABELS "corpus;smoke;sched" TIMEOUT 300)
+  # The same reproducers, 10 separate processes each with and without the plant: identical
+  # output (addresses included) in every process, not only in --repeat within one (ASLR; under
+  # TSan the arena hints must lie in its application range: alloc/internal.h GA_HINT_BASE).
+  # The nightly runs it with 100 in the sched-tsan preset (ci/nightly.sh sched-tsan.replays).
+  add_test(NAME sched.processes
+           COMMAND bash ${CMAKE_SOURCE_DIR}/harness/tests/sched_processes.sh $<TARGET_FILE:galloc-replay>
+                   ${CMAKE_SOURCE_DIR}/corpora/regressions/mt 10)
+  set_tests_properties(sched.processes PROPERTIES LABELS "corpus;sched" TIMEOUT 300)
   # galloc-replay --mt --emit-c on every stored reproducer: the C program, built with this
   # build's compiler against its libraries, must report the identical finding and run clean
   # with --no-plant (harness/tests/sched_emit_c.sh).

@@ -199,9 +199,6 @@ static void test_grow_after_failed_map(void)
     };
     unsigned first_failed = 0;
     for (int busy = 0; busy < 2; busy++) {
-#ifdef GA_TSAN
-        if (busy) break;
-#endif
         for (size_t sc = 0; sc < sizeof scripts / sizeof *scripts; sc++) {
             for (unsigned k = 0; k < 16; k++) {
                 ga_testos *t = ga_testos_new(NULL);
@@ -295,14 +292,12 @@ int main(void)
     sweep_failures(GA_OS_MAP, "map", 64, true);
     sweep_failures(GA_OS_USED, "used", 16, true);
     sweep_failures(GA_OS_UNUSED, "unused", 8, false);
-#ifndef GA_TSAN   /* TSan: the heap uses no hints anyway */
     busy_hints = true;
     CHECK_EQ(run(GA_OS_MAP, 0, 0, "busy hints, no failures"), 0);
     sweep_failures(GA_OS_ALLOC_META, "busy hints: alloc_meta", 64, true);
     sweep_failures(GA_OS_RESERVE, "busy hints: reserve", 64, true);
     sweep_failures(GA_OS_MAP, "busy hints: map", 8, true);
     busy_hints = false;
-#endif
     test_grow_after_failed_map();
     test_many_spans();
     TEST_MAIN_END();

@@ -58,14 +58,6 @@
 #define GA_HEAP_ADDR_BITS   48
 #define GA_MAX_BITMAP_WORDS (GA_MAX_OBJS_PER_SPAN / 64)               /* 16 */
 
-#if defined(__SANITIZE_THREAD__)
-#define GA_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define GA_TSAN 1
-#endif
-#endif
-
 /* The default arena hints (heap.c init_hints): GA_HINT_COUNT hints GA_HINT_BASE + i *
  * GA_HINT_STEP, tried in order, so a replay on a fresh heap sees the same addresses.
  * Under TSan an application may map memory only in TSan's application ranges: its mmap

@@ -12,6 +12,7 @@
  * Calls only the kernel (mmap, mprotect, madvise, munmap), nothing in galloc.
  */
 #include "os.h"
+#include "sanitize.h"   /* GA_TSAN */
 #include <errno.h>
 #include <stddef.h>
 #include <sys/mman.h>
@@ -20,19 +21,11 @@
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
 
-#if defined(__SANITIZE_THREAD__)
-#define OS_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define OS_TSAN 1
-#endif
-#endif
-
 static void *sys_reserve(void *ctx, void *hint, size_t n)
 {
     (void)ctx;
     int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
-#ifndef OS_TSAN
+#ifndef GA_TSAN
     if (hint) flags |= MAP_FIXED_NOREPLACE;
 #else
     /* TSan's mmap interceptor replaces a hint outside its application ranges by NULL but

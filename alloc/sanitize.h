@@ -9,6 +9,8 @@
  * malloc's; ga_heap_destroy destroys the pool, so objects still live then are forgotten
  * with it (a later heap at the same fixed addresses starts clean). In every other build
  * these macros are empty.
+ * GA_TSAN says the build runs under ThreadSanitizer (heap.c's arena hints and os.c's
+ * reservations adapt to TSan's address layout).
  * A heap created with ga_heap_options.no_poison skips all of it (the harness uses that
  * for tests that write into free slots on purpose).
  */
@@ -21,6 +23,14 @@
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
 #define GA_ASAN 1
+#endif
+#endif
+
+#if defined(__SANITIZE_THREAD__)
+#define GA_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GA_TSAN 1
 #endif
 #endif
 

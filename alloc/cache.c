@@ -8,7 +8,7 @@
  * freed in any order), else gives it back to its mcentral and takes another.
  * Departure from Go (there is no explicit free there): the owner's free of the object it
  * allocated last from the current window is undone at once (owner LIFO free, internal.h's
- * ga_free_local_fast: freeindex steps back, the slot's allocCache bit is set again), so a
+ * ga_free_owner_fast: freeindex steps back, the slot's allocCache bit is set again), so a
  * malloc/free pair loop never sweeps; the span counts those in ownerReused, which
  * flush_span_stats adds to both the alloc and the free counters.
  * Calls: span.c, central.c (cacheSpan / uncacheSpan), heap.c (large spans).

@@ -4,6 +4,10 @@
  * fixed-size objects with a LIFO free list on top of it (mspan structs, mcaches, span
  * bitmaps, arena hints).
  *
+ * Every fixalloc object takes whole cache lines (size rounded up to 64, chunks 64-aligned):
+ * spans and their bitmaps are written by their owner's thread and, for frees, by others;
+ * two spans sharing a line made every thread's op miss on its neighbour's writes.
+ *
  * Invariant (E8): f->inuse == size × (objects handed out and not freed).
  * The caller holds the heap lock. Calls: the OS layer (alloc_meta).
  */
@@ -12,6 +16,7 @@
 
 #define GA_PERSISTENT_CHUNK (256u << 10)
 #define GA_FIXALLOC_CHUNK   (16u << 10)
+#define GA_FIXALLOC_ALIGN   64u
 
 /* Grabs metadata memory straight from the OS, recording it for ga_heap_destroy. */
 static void *meta_map(ga_heap *h, size_t size)
@@ -45,8 +50,7 @@ void *ga_persistent_alloc(ga_heap *h, size_t size)
 
 void ga_fixalloc_init(ga_fixalloc *f, ga_heap *h, size_t size, bool zero)
 {
-    if (size < sizeof(void *)) size = sizeof(void *);
-    size = (size + 7) & ~(size_t)7;
+    size = (size + GA_FIXALLOC_ALIGN - 1) & ~(size_t)(GA_FIXALLOC_ALIGN - 1);
     memset(f, 0, sizeof *f);
     f->size = size;
     f->nalloc = (GA_FIXALLOC_CHUNK / size) * size;
@@ -66,9 +70,9 @@ void *ga_fixalloc_alloc(ga_fixalloc *f)
         return p;
     }
     if (f->nchunk < f->size) {
-        void *chunk = ga_persistent_alloc(f->heap, f->nalloc);
+        void *chunk = ga_persistent_alloc(f->heap, f->nalloc + GA_FIXALLOC_ALIGN - 16);
         if (!chunk) return NULL;
-        f->chunk = (uintptr_t)chunk;
+        f->chunk = ((uintptr_t)chunk + GA_FIXALLOC_ALIGN - 1) & ~(uintptr_t)(GA_FIXALLOC_ALIGN - 1);
         f->nchunk = f->nalloc;
     }
     void *p = (void *)f->chunk;

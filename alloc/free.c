@@ -53,12 +53,12 @@ static inline void request_sweep_once(ga_heap *h, ga_mspan *s, uintptr_t base, g
         ga_central_request_sweep(h, s, base, spc);
 }
 
-/* Fast path: a valid free of a plain small object. Any doubt goes to free_slow, which
- * re-validates from scratch and names the misuse. */
-ga_status ga_free(ga_heap *h, void *p)
+/* Fast path: a valid free of a plain small object in s = ga_span_of(h, p) (NULL: none),
+ * which the caller has already looked up (libgalloc's free did, for the owner path). Any
+ * doubt goes to free_slow, which re-validates from scratch and names the misuse. */
+ga_status ga_free_in_span(ga_heap *h, ga_mspan *s, void *p)
 {
     uintptr_t a = (uintptr_t)p;
-    ga_mspan *s = ga_span_of(h, a);
     if (__builtin_expect(s != NULL, 1) &&
         __builtin_expect(__atomic_load_n(&s->fastFree, __ATOMIC_RELAXED) && atomic_load_explicit(&s->state, memory_order_acquire) == GA_SPAN_INUSE &&
                          a >= s->startAddr && a < s->limit, 1)) {
@@ -89,13 +89,19 @@ ga_status ga_free(ga_heap *h, void *p)
     return free_slow(h, p);
 }
 
+ga_status ga_free(ga_heap *h, void *p)
+{
+    return ga_free_in_span(h, ga_span_of(h, (uintptr_t)p), p);
+}
+
 ga_status ga_free_local(ga_cache *cc, void *p)
 {
     ga_mcache *c = (ga_mcache *)cc;
-    if (__builtin_expect(ga_free_local_fast(c, p), 1)) return GA_OK;   /* internal.h */
+    ga_mspan *s = ga_cache_span_of(c, (uintptr_t)p);
+    if (__builtin_expect(s != NULL && ga_free_owner_fast(c, s, p), 1)) return GA_OK;   /* internal.h */
     /* Not the owner's plain case, or a double free: ga_free refuses a pending free
      * (owner-local or not) with the same report. */
-    return ga_free(c->heap, p);
+    return ga_free_in_span(c->heap, s, p);
 }
 
 __attribute__((noinline)) static ga_status free_slow(ga_heap *h, void *p)

@@ -22,7 +22,7 @@
  *   when it fills up. One mechanism for GC and free.
  * - gcmarkBits is cleared in place rather than replaced from gcBits arenas, because
  *   concurrent free validation reads allocBits and must never see a recycled bitmap.
- * - Owner LIFO free (ga_free_local_fast): the owning cache's free of the object it
+ * - Owner LIFO free (ga_free_owner_fast): the owning cache's free of the object it
  *   allocated last from a span's current allocCache window (slot freeindex-1, same
  *   64-slot word, allocBits clear) steps freeindex back by one and shifts the slot back
  *   into allocCache, so a malloc/free pair reuses the same slot with no sweep at all.
@@ -406,17 +406,27 @@ static inline void *ga_alloc_fast(ga_mcache *c, size_t size, size_t align, unsig
     return NULL;
 }
 
-/* The owner's free of an allocated object in a span its cache holds: true when done.
- * false: not that case, or a double free — ga_free_local decides and reports. */
-static inline bool ga_free_local_fast(ga_mcache *c, void *p)
+/* ga_span_of through the cache's copy of the arena index (one load nearer). */
+static inline ga_mspan *ga_cache_span_of(const ga_mcache *c, uintptr_t a)
+{
+    uintptr_t idx = ga_arena_index(a);
+    if (__builtin_expect(idx >= GA_ARENA_L2_ENTRIES, 0)) return NULL;
+    ga_heaparena *ha = c->arenas[idx];
+    if (__builtin_expect(ha == NULL, 0)) return NULL;
+    return ha->spans[(a / GA_PAGE_SIZE) % GA_PAGES_PER_ARENA];
+}
+
+/* free.c: ga_free with s = ga_span_of(h, p) already looked up (NULL when none), so a
+ * free the owner path declines does not walk the arena index twice. */
+ga_status ga_free_in_span(struct ga_heap *h, ga_mspan *s, void *p);
+
+/* The owner's free of an allocated object in s = ga_span_of(p), when c holds s: true
+ * when done. false: not that case, or a double free — ga_free_in_span decides and
+ * reports. */
+static inline bool ga_free_owner_fast(ga_mcache *c, ga_mspan *s, void *p)
 {
     uintptr_t a = (uintptr_t)p;
-    uintptr_t idx = ga_arena_index(a);
-    if (__builtin_expect(idx >= GA_ARENA_L2_ENTRIES, 0)) return false;
-    ga_heaparena *ha = c->arenas[idx];
-    if (__builtin_expect(ha == NULL, 0)) return false;
-    ga_mspan *s = ha->spans[(a / GA_PAGE_SIZE) % GA_PAGES_PER_ARENA];
-    if (__builtin_expect(s == NULL, 0) || __atomic_load_n(&s->cachedBy, __ATOMIC_RELAXED) != c || !s->fastFree)
+    if (__atomic_load_n(&s->cachedBy, __ATOMIC_RELAXED) != c || !s->fastFree)
         return false;
     /* We own s: nobody else changes freeindex, allocCache, allocBits or ownerFreedBits. */
     uint32_t fi = atomic_load_explicit(&s->freeindex, memory_order_relaxed);

@@ -14,13 +14,13 @@
  * ga_cache_destroy / ga_cache_release, ga_alloc, ga_free, ga_lookup, ga_usable_size,
  * ga_sweep, ga_scavenge, ga_scavenge_policy, ga_read_stats, ga_verify_span,
  * ga_heap_lock_all / ga_heap_unlock_all, ga_set_error_handler) and, from internal.h, only
- * the inline fast paths ga_alloc_fast / ga_free_local_fast (and a cache's heap pointer,
- * for the ga_free behind the latter); nothing calls it.
+ * the inline fast paths ga_alloc_fast / ga_cache_span_of / ga_free_owner_fast (and a cache's
+ * heap pointer, for the ga_free_in_span behind the latter); nothing calls it.
  *
  * Hot paths: malloc is one TLS load, one compare against a read-mostly limit, then
  * ga_alloc_fast inlined with constant flags (ga_alloc when it declines); free is
- * ga_free_local_fast inlined (ga_free when it declines: the span is another cache's or
- * none's; ga_free_local would only try the owner path again first). Neither takes a lock. Everything unusual
+ * one span lookup (ga_cache_span_of) and ga_free_owner_fast inlined, ga_free_in_span with
+ * the same span when the owner path declines (the span is another cache's or none's). Neither takes a lock. Everything unusual
  * (first call, huge requests, junk filling, verify-on-free, starting the scavenger) is
  * routed to the slow path by setting the fast-path limits to 0.
  *
@@ -61,7 +61,7 @@
  * libgalloc.so / libgalloc.a contain none of it.
  */
 #include "galloc.h"
-#include "internal.h"   /* ga_alloc_fast, ga_free_local_fast only */
+#include "internal.h"   /* the inline fast paths and ga_free_in_span only */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -850,9 +850,10 @@ static inline void do_free(void *p, const char *op)
     /* The owner path: objects in spans this thread's cache holds are freed without
      * atomics; anything else goes straight to ga_free (what ga_free_local would do after
      * trying the same owner path a second time). */
-    if (GA_UNLIKELY(!ga_free_local_fast((ga_mcache *)c, p))) {   /* inline: internal.h */
+    ga_mspan *s = ga_cache_span_of((ga_mcache *)c, (uintptr_t)p);   /* inline: internal.h */
+    if (GA_UNLIKELY(s == NULL || !ga_free_owner_fast((ga_mcache *)c, s, p))) {
         T.op = op;
-        ga_status st = ga_free(((ga_mcache *)c)->heap, p);
+        ga_status st = ga_free_in_span(((ga_mcache *)c)->heap, s, p);
         T.op = NULL;
         if (GA_UNLIKELY(st != GA_OK)) misuse(st, p, op);
     }

@@ -230,6 +230,21 @@ static bool alloc_needs_zero(ga_heap *h, uintptr_t base, size_t npages)
     return need;
 }
 
+/* spans[] of every page of [base, base + npages pages) := s, one arena lookup per arena
+ * the run covers (a run may straddle arenas) rather than one per page. */
+static void set_spans(ga_heap *h, uintptr_t base, size_t npages, ga_mspan *s)
+{
+    while (npages) {
+        ga_heaparena *ha = ga_arena_of(h, base);
+        size_t first = (base / GA_PAGE_SIZE) % GA_PAGES_PER_ARENA;
+        size_t n = GA_PAGES_PER_ARENA - first;
+        if (n > npages) n = npages;
+        for (size_t i = 0; i < n; i++) ha->spans[first + i] = s;
+        base += n * GA_PAGE_SIZE;
+        npages -= n;
+    }
+}
+
 static bool record_span(ga_heap *h, ga_mspan *s)
 {
     if (s->allspansIndex) return true;
@@ -301,10 +316,7 @@ static bool init_span(ga_heap *h, ga_mspan *s, ga_spanclass spc, uintptr_t base,
     }
     GA_CLOSE(h, (void *)base, c ? (size_t)s->nelems * s->elemsize : s->elemsize);
     atomic_store(&s->sweepgen, atomic_load(&h->sweepgen));
-    for (size_t i = 0; i < npages; i++) {
-        uintptr_t p = base + i * GA_PAGE_SIZE;
-        ga_arena_of(h, p)->spans[(p / GA_PAGE_SIZE) % GA_PAGES_PER_ARENA] = s;
-    }
+    set_spans(h, base, npages, s);
     ga_heaparena *ha = ga_arena_of(h, base);
     page_bit(ha->pageInUse, base, true);
     if (ga_span_has_inline_marks(h, s)) page_bit(ha->pageUseSpanInlineMarkBits, base, true);

@@ -24,6 +24,8 @@
  *                           two new hints runs out after one, the region is still used
  *   D5 report               pagealloc.c pa_verify: a searchAddr above a free page names the
  *                           first free page
+ *   refill gives a full span cache.c next_free: a span from refill whose next free index is
+ *                           nelems is reported as broken, no slot past its end is returned
  */
 #include "heap_check.h"
 #include "internal.h"
@@ -483,8 +485,69 @@ static void test_d5_report(void)
     ga_heap_destroy(h);
 }
 
+/* next_free (cache.c): after refill, a span whose next free slot index is nelems (its
+ * books claim a free slot, its bitmap has none) must be reported through
+ * ga_heap_report_broken and the allocation fail, rather than hand out slot nelems, which
+ * lies past the span's last object. White-box: a full span of 8 objects, swept by a GC
+ * cycle (freeindex 0, allocBits all set), is put on its class's partial swept list with
+ * allocCount one short, so cacheSpan (which checks allocCount and freeindex only) takes
+ * it and ga_span_next_free_index finds no free bit: it returns nelems. Kills cache.c
+ * next_free `if (idx >= s->nelems) {` -> `if (idx > s->nelems) {`. */
+static void test_refill_full_span(void)
+{
+    ga_heap_options o = { 0 };
+    ga_heap *h = ga_heap_new(&o);
+    CHECK(h != NULL, "ga_heap_new");
+    if (!h) return;
+    ga_cache *c = ga_cache_new(h);
+    enum { SZ = 1024 };
+    void *p[64];
+    unsigned n = 0;
+    p[n++] = ga_alloc(c, SZ, 0, GA_NOSCAN);
+    CHECK(p[0] != NULL, "alloc");
+    if (!p[0]) { ga_cache_destroy(c); ga_heap_destroy(h); return; }
+    ga_mspan *s = ga_span_of_heap(h, (uintptr_t)p[0]);
+    CHECK(s && s->nelems >= 2 && s->nelems < 64, "span of %d B objects: nelems %u", SZ, s ? s->nelems : 0);
+    if (!s || s->nelems < 2 || s->nelems >= 64) { ga_cache_destroy(c); ga_heap_destroy(h); return; }
+    while (n < s->nelems) p[n++] = ga_alloc(c, SZ, 0, GA_NOSCAN);
+    for (unsigned i = 0; i < n; i++)
+        CHECK(p[i] && ga_span_of_heap(h, (uintptr_t)p[i]) == s, "object %u not in the first span", i);
+    ga_cache_release(c);
+    ga_gc_begin(h);
+    for (unsigned i = 0; i < n; i++) ga_gc_mark(h, p[i]);
+    ga_gc_end(h);
+    ga_sweep(h, SIZE_MAX);
+    VERIFY(h);
+    uint32_t sg = atomic_load(&h->sweepgen);
+    ga_mcentral *mc = &h->central[s->spanclass];
+    CHECK(s->list == ga_full_swept(mc, sg) && s->allocCount == s->nelems && atomic_load(&s->freeindex) == 0,
+          "setup: span on list %p (full swept %p), allocCount %u, freeindex %u", (void *)s->list,
+          (void *)ga_full_swept(mc, sg), s->allocCount, (unsigned)atomic_load(&s->freeindex));
+    CHECK(ga_partial_swept(mc, sg)->n == 0 && ga_partial_unswept(mc, sg)->n == 0 &&
+          ga_full_unswept(mc, sg)->n == 0, "setup: other spans in the class");
+    /* the corruption */
+    ga_list_remove(s);
+    ga_list_insert(ga_partial_swept(mc, sg), s);
+    s->allocCount--;
+    errno = 0;
+    void *q = ga_alloc(c, SZ, 0, GA_NOSCAN);
+    uintptr_t end = s->startAddr + (uintptr_t)s->nelems * s->elemsize;
+    CHECK(q == NULL, "allocation from a span with no free slot returned %p (span %#lx, objects end at %#lx)", q,
+          (unsigned long)s->startAddr, (unsigned long)end);
+    CHECK(atomic_load(&h->brokenCode) != 0 && strstr(h->broken, "nextFree") != NULL,
+          "no nextFree report; broken %d: %s", atomic_load(&h->brokenCode), h->broken);
+    ga_report r;
+    CHECK_EQ(ga_verify(h, &r), GA_V_BROKEN);
+    CHECK(strstr(r.message, "nextFree") != NULL, "ga_verify: %s", r.message);
+    /* undo the corruption so the heap can be torn down as usual */
+    if (!q) s->allocCount++;
+    ga_cache_destroy(c);
+    ga_heap_destroy(h);
+}
+
 int main(void)
 {
+    test_refill_full_span();
     test_d5_report();
     test_fallback_hint_metadata();
     test_keep_mapped_span();

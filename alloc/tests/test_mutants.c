@@ -26,6 +26,8 @@
  *                           first free page
  *   refill gives a full span cache.c next_free: a span from refill whose next free index is
  *                           nelems is reported as broken, no slot past its end is returned
+ *   pallocBits at the end   pagealloc.c range ops: a range ending at page 512 reads and writes
+ *                           only bits[0..7] (bits[8] lies on a PROT_NONE page here)
  */
 #include "heap_check.h"
 #include "internal.h"
@@ -39,6 +41,8 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #define ARENA_BYTES ((uintptr_t)64 << 20)
 
@@ -545,8 +549,56 @@ static void test_refill_full_span(void)
     ga_heap_destroy(h);
 }
 
+/* The pallocBits range helpers (pagealloc.c) take exactly 8 words. A range ending at a
+ * multiple of 64 must not touch the word after it: for e = i + n = 512 that is bits[8],
+ * past the array. With the words placed at the very end of a page followed by a PROT_NONE
+ * page, such an access faults even in a release build (the masked word would add nothing,
+ * so no value can show it). Kills pagealloc.c ga_pallocbits_popcnt_range
+ * `w <= (e - 1) / 64` -> `w <= e / 64` (and the same in set_range / clear_range). */
+static volatile unsigned pb_result;
+static int pb_op(uint64_t *bits, int op, unsigned i, unsigned n)
+{
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_segv;
+    sigaction(SIGSEGV, &sa, &old);
+    int faulted = sigsetjmp(fault_jmp, 1) != 0;
+    if (!faulted) {
+        if (op == 0) pb_result = ga_pallocbits_popcnt_range(bits, i, n);
+        else if (op == 1) ga_pallocbits_set_range(bits, i, n);
+        else ga_pallocbits_clear_range(bits, i, n);
+    }
+    sigaction(SIGSEGV, &old, NULL);
+    return faulted;
+}
+
+static void test_pallocbits_range_end(void)
+{
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    char *m = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(m != MAP_FAILED, "mmap");
+    if (m == MAP_FAILED) return;
+    CHECK_EQ(mprotect(m + pg, pg, PROT_NONE), 0);
+    uint64_t *bits = (uint64_t *)(m + pg - 8 * sizeof(uint64_t));
+    static const unsigned rng_[][2] = { {0, 512}, {448, 64}, {511, 1}, {300, 212}, {64, 448} };
+    for (size_t k = 0; k < sizeof rng_ / sizeof *rng_; k++) {
+        unsigned i = rng_[k][0], n = rng_[k][1];
+        memset(bits, 0, 8 * sizeof *bits);
+        CHECK(!pb_op(bits, 1, i, n), "set_range(%u, %u) read or wrote past bits[7]", i, n);
+        CHECK(!pb_op(bits, 0, i, n), "popcnt_range(%u, %u) read past bits[7]", i, n);
+        CHECK(pb_result == n, "popcnt_range(%u, %u) after set_range = %u", i, n, pb_result);
+        CHECK(!pb_op(bits, 0, 0, 512), "popcnt_range(0, 512) read past bits[7]");
+        CHECK(pb_result == n, "popcnt_range(0, 512) after set_range(%u, %u) = %u", i, n, pb_result);
+        CHECK(!pb_op(bits, 2, i, n), "clear_range(%u, %u) read or wrote past bits[7]", i, n);
+        CHECK(!pb_op(bits, 0, 0, 512), "popcnt_range(0, 512) read past bits[7]");
+        CHECK(pb_result == 0, "popcnt_range(0, 512) after clear_range(%u, %u) = %u", i, n, pb_result);
+    }
+    munmap(m, 2 * pg);
+}
+
 int main(void)
 {
+    test_pallocbits_range_end();
     test_refill_full_span();
     test_d5_report();
     test_fallback_hint_metadata();

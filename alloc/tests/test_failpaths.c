@@ -12,6 +12,8 @@
 #include "os.h"
 #include "verify.h"
 #include <errno.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #define MiB ((size_t)1 << 20)
 
@@ -283,8 +285,92 @@ static void test_many_spans(void)
     ga_testos_free(t);
 }
 
+/* Pages of [p, p+n) the kernel has resident (mincore). */
+static size_t resident_pages(const void *p, size_t n)
+{
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE), np = (n + pg - 1) / pg, r = 0;
+    unsigned char *vec = malloc(np);
+    if (!vec || mincore((void *)p, n, vec) != 0) { free(vec); return SIZE_MAX; }
+    for (size_t i = 0; i < np; i++) r += vec[i] & 1;
+    free(vec);
+    return r;
+}
+
+/* ga_heap_alloc_span's failure path: `used` refuses a run that is partly scavenged and
+ * partly dirty. The run is released with `unused` and handed back scavenged; only if that
+ * fails too is it zeroed by hand. When `unused` succeeds the pages must not be touched
+ * (resident afterwards: the run was zeroed by memset instead, e.g. the test of unused's
+ * result inverted). Either way the next user of the run gets zeroed memory. */
+static void test_used_fails_run_released(void)
+{
+    for (int unused_fails = 0; unused_fails < 2; unused_fails++) {
+        ga_testos *t = ga_testos_new(NULL);
+        ga_heap_options o = { .os = ga_testos_os(t), .scavenge_retain_bytes = SIZE_MAX };
+        ga_heap *h = ga_heap_new(&o);
+        ga_cache *c = h ? ga_cache_new(h) : NULL;
+        CHECK(h && c, "used-fails: heap or cache");
+        if (!h || !c) { ga_heap_destroy(h); ga_testos_free(t); continue; }
+        unsigned char *p = ga_alloc(c, MiB, 0, GA_NOSCAN);
+        CHECK(p != NULL, "used-fails: first 1 MiB");
+        if (!p) { ga_cache_destroy(c); ga_heap_destroy(h); ga_testos_free(t); continue; }
+        memset(p, 0xab, MiB);
+        CHECK_EQ(ga_free(h, p), GA_OK);
+        ga_sweep(h, SIZE_MAX);
+        size_t rel = ga_scavenge(h, SIZE_MAX);
+        CHECK(rel >= MiB, "used-fails: scavenge released %zu", rel);
+        CHECK_EQ(resident_pages(p, MiB), 0);
+        /* dirty the first 256 KiB of the run again: the 1 MiB run below is then partly
+         * Ready (dirty), partly released */
+        unsigned char *q = ga_alloc(c, 256 * 1024, 0, GA_NOSCAN);
+        CHECK(q == p, "used-fails%d: 256 KiB at %p, expected the run's start %p", unused_fails, (void *)q, (void *)p);
+        if (q) {
+            memset(q, 0xcd, 256 * 1024);
+            CHECK_EQ(ga_free(h, q), GA_OK);
+        }
+        ga_sweep(h, SIZE_MAX);
+        CHECK(resident_pages(p, MiB) > 0, "used-fails%d: dirty part not resident", unused_fails);
+        uint64_t unused_before = ga_testos_calls(t, GA_OS_UNUSED);
+        ga_testos_fail(t, GA_OS_USED, 0, 1);
+        if (unused_fails) ga_testos_fail(t, GA_OS_UNUSED, 0, 1);
+        errno = 0;
+        void *f = ga_alloc(c, MiB, 0, GA_NOSCAN);
+        CHECK(f == NULL && errno == ENOMEM, "used-fails%d: alloc with `used` failing gave %p errno %d",
+              unused_fails, f, errno);
+        ga_testos_fail(t, GA_OS_USED, 0, 0);
+        ga_testos_fail(t, GA_OS_UNUSED, 0, 0);
+        CHECK(ga_testos_calls(t, GA_OS_UNUSED) == unused_before + 1,
+              "used-fails%d: %llu unused calls for the refused run, expected 1", unused_fails,
+              (unsigned long long)(ga_testos_calls(t, GA_OS_UNUSED) - unused_before));
+        size_t res = resident_pages(p, MiB);
+        if (!unused_fails)
+            CHECK(res == 0, "used-fails: `unused` succeeded but %zu pages of the refused run are resident "
+                  "(zeroed by hand instead of left released)", res);
+        VERIFY(h, "used-fails", (unsigned)unused_fails);
+        /* the next user of the run gets zeroes (asking `used` again) */
+        unsigned char *z = ga_alloc(c, MiB, 0, GA_NOSCAN | GA_ZERO);
+        CHECK(z == p, "used-fails%d: run not reused: %p, expected %p", unused_fails, (void *)z, (void *)p);
+        if (z) {
+            size_t nz = 0;
+            for (size_t i = 0; i < MiB; i++) nz += z[i] != 0;
+            CHECK(nz == 0, "used-fails%d: %zu nonzero bytes in the reused run", unused_fails, nz);
+            CHECK_EQ(ga_free(h, z), GA_OK);
+        }
+        ga_sweep(h, SIZE_MAX);
+        VERIFY(h, "used-fails", (unsigned)unused_fails);
+        char why[256] = "";
+        CHECK(ga_testos_violations(t, why, sizeof why) == 0, "used-fails%d: OS state violation: %s", unused_fails, why);
+        ga_cache_destroy(c);
+        ga_heap_destroy(h);
+        CHECK(ga_testos_violations(t, why, sizeof why) == 0, "used-fails%d: OS state violation after destroy: %s",
+              unused_fails, why);
+        CHECK_EQ(ga_testos_meta_live(t), 0);
+        ga_testos_free(t);
+    }
+}
+
 int main(void)
 {
+    test_used_fails_run_released();
     CHECK_EQ(run(GA_OS_MAP, 0, 0, "no failures"), 0);
     for (int i = 0; i < GA_OS_NCALLS; i++) printf("calls of kind %d: %llu\n", i, (unsigned long long)calls_without_failures[i]);
     sweep_failures(GA_OS_ALLOC_META, "alloc_meta", 64, true);

@@ -420,9 +420,89 @@ static void test_checker_catches(void)
     ga_heap_destroy(h);
 }
 
+/* ga_dump prints a "central spc" line for every class whose mcentral holds a span, with
+ * the four set sizes. State: one full and one partial span of one class, both swept, no
+ * cache holding them; then the same after a GC cycle, where the swept sets are the other
+ * partial[]/full[] pair (the line must appear whichever pair holds them). */
+static size_t dump_central_line(ga_heap *h, unsigned spc, char *line, size_t n)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    CHECK(f != NULL, "open_memstream");
+    if (!f) return 0;
+    ga_dump(h, f);
+    fclose(f);
+    char key[32];
+    snprintf(key, sizeof key, "central spc %3u ", spc);
+    size_t found = 0;
+    line[0] = 0;
+    for (char *l = buf; l && *l; ) {
+        char *e = strchr(l, '\n');
+        if (e) *e = 0;
+        if (strstr(l, key)) {
+            found++;
+            snprintf(line, n, "%s", l);
+        }
+        l = e ? e + 1 : NULL;
+    }
+    free(buf);
+    return found;
+}
+
+static void test_dump_central(void)
+{
+    ga_heap *h = new_heap();
+    if (!h) return;
+    ga_cache *c = ga_cache_new(h);
+    enum { SZ = 4096, MAXO = 16 };
+    void *o[MAXO];
+    ga_object_info info;
+    o[0] = ga_alloc(c, SZ, 0, GA_NOSCAN);
+    CHECK(o[0] && ga_lookup(h, o[0], &info) == GA_OK, "dump: first object");
+    if (!o[0]) { ga_cache_destroy(c); ga_heap_destroy(h); return; }
+    ga_span_raw raw;
+    CHECK_EQ(ga_span_raw_of(h, o[0], &raw), 0);
+    unsigned nel = raw.nelems, spc = info.spanclass;
+    CHECK(nel >= 2 && 2 * nel <= MAXO, "dump: %u objects per span of %d B", nel, SZ);
+    if (nel < 2 || 2 * nel > MAXO) { ga_cache_destroy(c); ga_heap_destroy(h); return; }
+    for (unsigned i = 1; i < 2 * nel; i++) o[i] = ga_alloc(c, SZ, 0, GA_NOSCAN);
+    uintptr_t s0 = info.span_base;
+    ga_object_info last;
+    CHECK(ga_lookup(h, o[2 * nel - 1], &last) == GA_OK && last.span_base != s0 && last.spanclass == spc,
+          "dump: two spans of class spc %u", spc);
+    ga_cache_release(c);                         /* both full, swept, in mcentral */
+    CHECK_EQ(ga_free(h, o[2 * nel - 1]), GA_OK);  /* the second span becomes partial */
+    ga_sweep(h, SIZE_MAX);
+    VERIFY(h);
+    for (int cycle = 0; cycle < 2; cycle++) {
+        ga_mcentral *mc = &h->central[spc];
+        uint32_t sg = atomic_load(&h->sweepgen);
+        CHECK(ga_partial_swept(mc, sg)->n == 1 && ga_full_swept(mc, sg)->n == 1 &&
+              ga_partial_unswept(mc, sg)->n == 0 && ga_full_unswept(mc, sg)->n == 0,
+              "dump cycle %d: set sizes %zu %zu %zu %zu (sweepgen %u)", cycle, mc->partial[0].n,
+              mc->partial[1].n, mc->full[0].n, mc->full[1].n, sg);
+        char line[512];
+        size_t found = dump_central_line(h, spc, line, sizeof line);
+        CHECK(found == 1, "dump cycle %d (swept pair %u): %zu \"central spc %u\" lines, expected 1", cycle,
+              (sg / 2) % 2, found, spc);
+        CHECK(found != 1 || strstr(line, "partial swept 1 unswept 0, full swept 1 unswept 0"),
+              "dump cycle %d: %s", cycle, line);
+        /* a GC cycle keeping every live object: sweepgen += 2 flips the swept pair */
+        ga_gc_begin(h);
+        for (unsigned i = 0; i + 1 < 2 * nel; i++) ga_gc_mark(h, o[i]);
+        ga_gc_end(h);
+        ga_sweep(h, SIZE_MAX);
+        VERIFY(h);
+    }
+    ga_cache_destroy(c);
+    ga_heap_destroy(h);
+}
+
 int main(void)
 {
     tos = ga_testos_new(NULL);
+    test_dump_central();
     test_paths();
     test_tiny();
     test_churn();

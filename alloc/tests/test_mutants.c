@@ -24,6 +24,10 @@
  *                           two new hints runs out after one, the region is still used
  *   D5 report               pagealloc.c pa_verify: a searchAddr above a free page names the
  *                           first free page
+ *   refill gives a full span cache.c next_free: a span from refill whose next free index is
+ *                           nelems is reported as broken, no slot past its end is returned
+ *   pallocBits at the end   pagealloc.c range ops: a range ending at page 512 reads and writes
+ *                           only bits[0..7] (bits[8] lies on a PROT_NONE page here)
  */
 #include "heap_check.h"
 #include "internal.h"
@@ -37,6 +41,8 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #define ARENA_BYTES ((uintptr_t)64 << 20)
 
@@ -483,8 +489,117 @@ static void test_d5_report(void)
     ga_heap_destroy(h);
 }
 
+/* next_free (cache.c): after refill, a span whose next free slot index is nelems (its
+ * books claim a free slot, its bitmap has none) must be reported through
+ * ga_heap_report_broken and the allocation fail, rather than hand out slot nelems, which
+ * lies past the span's last object. White-box: a full span of 8 objects, swept by a GC
+ * cycle (freeindex 0, allocBits all set), is put on its class's partial swept list with
+ * allocCount one short, so cacheSpan (which checks allocCount and freeindex only) takes
+ * it and ga_span_next_free_index finds no free bit: it returns nelems. Kills cache.c
+ * next_free `if (idx >= s->nelems) {` -> `if (idx > s->nelems) {`. */
+static void test_refill_full_span(void)
+{
+    ga_heap_options o = { 0 };
+    ga_heap *h = ga_heap_new(&o);
+    CHECK(h != NULL, "ga_heap_new");
+    if (!h) return;
+    ga_cache *c = ga_cache_new(h);
+    enum { SZ = 1024 };
+    void *p[64];
+    unsigned n = 0;
+    p[n++] = ga_alloc(c, SZ, 0, GA_NOSCAN);
+    CHECK(p[0] != NULL, "alloc");
+    if (!p[0]) { ga_cache_destroy(c); ga_heap_destroy(h); return; }
+    ga_mspan *s = ga_span_of_heap(h, (uintptr_t)p[0]);
+    CHECK(s && s->nelems >= 2 && s->nelems < 64, "span of %d B objects: nelems %u", SZ, s ? s->nelems : 0);
+    if (!s || s->nelems < 2 || s->nelems >= 64) { ga_cache_destroy(c); ga_heap_destroy(h); return; }
+    while (n < s->nelems) p[n++] = ga_alloc(c, SZ, 0, GA_NOSCAN);
+    for (unsigned i = 0; i < n; i++)
+        CHECK(p[i] && ga_span_of_heap(h, (uintptr_t)p[i]) == s, "object %u not in the first span", i);
+    ga_cache_release(c);
+    ga_gc_begin(h);
+    for (unsigned i = 0; i < n; i++) ga_gc_mark(h, p[i]);
+    ga_gc_end(h);
+    ga_sweep(h, SIZE_MAX);
+    VERIFY(h);
+    uint32_t sg = atomic_load(&h->sweepgen);
+    ga_mcentral *mc = &h->central[s->spanclass];
+    CHECK(s->list == ga_full_swept(mc, sg) && s->allocCount == s->nelems && atomic_load(&s->freeindex) == 0,
+          "setup: span on list %p (full swept %p), allocCount %u, freeindex %u", (void *)s->list,
+          (void *)ga_full_swept(mc, sg), s->allocCount, (unsigned)atomic_load(&s->freeindex));
+    CHECK(ga_partial_swept(mc, sg)->n == 0 && ga_partial_unswept(mc, sg)->n == 0 &&
+          ga_full_unswept(mc, sg)->n == 0, "setup: other spans in the class");
+    /* the corruption */
+    ga_list_remove(s);
+    ga_list_insert(ga_partial_swept(mc, sg), s);
+    s->allocCount--;
+    errno = 0;
+    void *q = ga_alloc(c, SZ, 0, GA_NOSCAN);
+    uintptr_t end = s->startAddr + (uintptr_t)s->nelems * s->elemsize;
+    CHECK(q == NULL, "allocation from a span with no free slot returned %p (span %#lx, objects end at %#lx)", q,
+          (unsigned long)s->startAddr, (unsigned long)end);
+    CHECK(atomic_load(&h->brokenCode) != 0 && strstr(h->broken, "nextFree") != NULL,
+          "no nextFree report; broken %d: %s", atomic_load(&h->brokenCode), h->broken);
+    ga_report r;
+    CHECK_EQ(ga_verify(h, &r), GA_V_BROKEN);
+    CHECK(strstr(r.message, "nextFree") != NULL, "ga_verify: %s", r.message);
+    /* undo the corruption so the heap can be torn down as usual */
+    if (!q) s->allocCount++;
+    ga_cache_destroy(c);
+    ga_heap_destroy(h);
+}
+
+/* The pallocBits range helpers (pagealloc.c) take exactly 8 words. A range ending at a
+ * multiple of 64 must not touch the word after it: for e = i + n = 512 that is bits[8],
+ * past the array. With the words placed at the very end of a page followed by a PROT_NONE
+ * page, such an access faults even in a release build (the masked word would add nothing,
+ * so no value can show it). Kills pagealloc.c ga_pallocbits_popcnt_range
+ * `w <= (e - 1) / 64` -> `w <= e / 64` (and the same in set_range / clear_range). */
+static volatile unsigned pb_result;
+static int pb_op(uint64_t *bits, int op, unsigned i, unsigned n)
+{
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_segv;
+    sigaction(SIGSEGV, &sa, &old);
+    int faulted = sigsetjmp(fault_jmp, 1) != 0;
+    if (!faulted) {
+        if (op == 0) pb_result = ga_pallocbits_popcnt_range(bits, i, n);
+        else if (op == 1) ga_pallocbits_set_range(bits, i, n);
+        else ga_pallocbits_clear_range(bits, i, n);
+    }
+    sigaction(SIGSEGV, &old, NULL);
+    return faulted;
+}
+
+static void test_pallocbits_range_end(void)
+{
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    char *m = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(m != MAP_FAILED, "mmap");
+    if (m == MAP_FAILED) return;
+    CHECK_EQ(mprotect(m + pg, pg, PROT_NONE), 0);
+    uint64_t *bits = (uint64_t *)(m + pg - 8 * sizeof(uint64_t));
+    static const unsigned rng_[][2] = { {0, 512}, {448, 64}, {511, 1}, {300, 212}, {64, 448} };
+    for (size_t k = 0; k < sizeof rng_ / sizeof *rng_; k++) {
+        unsigned i = rng_[k][0], n = rng_[k][1];
+        memset(bits, 0, 8 * sizeof *bits);
+        CHECK(!pb_op(bits, 1, i, n), "set_range(%u, %u) read or wrote past bits[7]", i, n);
+        CHECK(!pb_op(bits, 0, i, n), "popcnt_range(%u, %u) read past bits[7]", i, n);
+        CHECK(pb_result == n, "popcnt_range(%u, %u) after set_range = %u", i, n, pb_result);
+        CHECK(!pb_op(bits, 0, 0, 512), "popcnt_range(0, 512) read past bits[7]");
+        CHECK(pb_result == n, "popcnt_range(0, 512) after set_range(%u, %u) = %u", i, n, pb_result);
+        CHECK(!pb_op(bits, 2, i, n), "clear_range(%u, %u) read or wrote past bits[7]", i, n);
+        CHECK(!pb_op(bits, 0, 0, 512), "popcnt_range(0, 512) read past bits[7]");
+        CHECK(pb_result == 0, "popcnt_range(0, 512) after clear_range(%u, %u) = %u", i, n, pb_result);
+    }
+    munmap(m, 2 * pg);
+}
+
 int main(void)
 {
+    test_pallocbits_range_end();
+    test_refill_full_span();
     test_d5_report();
     test_fallback_hint_metadata();
     test_keep_mapped_span();

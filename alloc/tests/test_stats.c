@@ -7,6 +7,7 @@
 #include "heap_check.h"
 #include "internal.h"
 #include "verify.h"
+#include "os.h"
 #include <errno.h>
 
 
@@ -81,8 +82,37 @@ static void test_free_while_marking(void)
     ga_heap_destroy(h);
 }
 
+/* meta_sys counts every metadata mapping, the arena index included: it is mapped whole
+ * (GA_ARENA_L2_ENTRIES pointers, 32 MiB), however sparsely touched. Through a test OS the
+ * total is also exactly what alloc_meta handed out and is still live. */
+static void test_meta_sys(void)
+{
+    ga_testos *t = ga_testos_new(NULL);
+    ga_heap_options o = { .os = ga_testos_os(t) };
+    ga_heap *h = ga_heap_new(&o);
+    CHECK(h != NULL, "ga_heap_new: errno %d", errno);
+    if (!h) { ga_testos_free(t); return; }
+    ga_cache *c = ga_cache_new(h);
+    void *p = ga_alloc(c, 100, 0, 0), *q = ga_alloc(c, 200000, 0, GA_NOSCAN);
+    CHECK(p && q, "alloc");
+    ga_stats st;
+    ga_read_stats(h, &st);
+    uint64_t index = (uint64_t)GA_ARENA_L2_ENTRIES * sizeof(void *);
+    CHECK(st.meta_sys >= index + sizeof(ga_heap), "meta_sys %llu < arena index %llu + heap struct %zu",
+          (unsigned long long)st.meta_sys, (unsigned long long)index, sizeof(ga_heap));
+    CHECK(st.meta_sys == ga_testos_meta_live(t), "meta_sys %llu, but alloc_meta has %llu bytes live",
+          (unsigned long long)st.meta_sys, (unsigned long long)ga_testos_meta_live(t));
+    CHECK(st.sys == st.heap_sys + st.meta_sys, "sys %llu != heap_sys %llu + meta_sys %llu",
+          (unsigned long long)st.sys, (unsigned long long)st.heap_sys, (unsigned long long)st.meta_sys);
+    ga_cache_destroy(c);
+    ga_heap_destroy(h);
+    CHECK_EQ(ga_testos_meta_live(t), 0);
+    ga_testos_free(t);
+}
+
 int main(void)
 {
+    test_meta_sys();
     test_free_while_marking();
     TEST_MAIN_END();
 }

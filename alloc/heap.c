@@ -298,6 +298,7 @@ static bool init_span(ga_heap *h, ga_mspan *s, ga_spanclass spc, uintptr_t base,
     s->ownerFreedBits = bits + 4 * s->nwords;
     s->ownerFrees = 0;
     atomic_store_explicit(&s->freeindex, 0, memory_order_relaxed);
+    atomic_store_explicit(&s->allocatedBelow, 0, memory_order_relaxed);
     s->allocCache = ~0ull;
     s->limit = base + s->elemsize * s->nelems;
     /* class-5 spans lose fastFree when the tiny allocator first takes a block in them */

@@ -97,38 +97,49 @@ struct ga_mcache;
 /* mspan: a run of pages holding objects of one span class (spec §2.1).
  * Slot i is allocated iff i < freeindex || allocBits[i] (invariant A5). Allocation
  * never writes allocBits; sweeping rewrites it in place. Fields written by other
- * threads (freedBits, sweepRequested) or read by them (freeindex, allocBits during free
- * validation, state, sweepgen) are atomics. */
+ * threads (freedBits, sweepRequested) or read by them (freeindex, allocatedBelow,
+ * allocBits during free validation, state, sweepgen) are atomics.
+ * Layout: the first two cache lines are what every thread's free reads and only caching,
+ * sweeping and list moves write; the third holds what the owner writes on every
+ * allocation and owner free. Mixed, each allocation by the owner took the line away from
+ * a thread freeing into the span (xthread: one miss per op on each side). */
 typedef struct ga_mspan {
-    struct ga_mspan *next, *prev;      /* links in the mcentral list `list` */
-    struct ga_spanlist *list;          /* the list holding the span, NULL if none */
+    /* read by frees from any thread, written rarely */
     uintptr_t startAddr;
-    size_t npages;
-    uint64_t allocCache;               /* complemented window of allocBits at freeindex */
-    _Atomic uint32_t freeindex;        /* slots below are allocated */
+    uintptr_t limit;
+    size_t elemsize;
+    uint32_t divMul;
+    /* A multiple of 64, <= freeindex: every slot below is allocated. The owner raises it
+     * when nextFreeIndex moves to a new allocCache window (all slots of the windows before
+     * are allocated by then, A5/A7); sweeping resets it to 0 first. A free validates a
+     * slot below it without reading freeindex, which the owner writes on every op. */
+    _Atomic uint32_t allocatedBelow;
+    _Atomic uint64_t *allocBits;       /* nwords words each; one block from bitsalloc */
+    _Atomic uint64_t *freedBits;       /* explicit frees not yet swept */
+    uint64_t *ownerFreedBits;          /* frees by the owning cache's thread (plain, owner-only) */
+    struct ga_mcache *cachedBy;        /* mcache holding the span (for the checker) */
     uint16_t nelems;
-    uint16_t allocCount;
-    uint16_t allocCountBeforeCache;
     uint16_t nwords;                   /* bitmap words: ceil(nelems/64) */
     ga_spanclass spanclass;
     _Atomic uint8_t state;             /* enum ga_span_state; InUse is stored last */
-    uint8_t needzero;                  /* free slots may hold garbage */
     _Atomic uint8_t sweepRequested;    /* an explicit free is waiting to be swept */
-    uint8_t plant;                     /* ga_plant copied from the heap options */
     uint8_t fastFree;                  /* small, no malloc header, no tiny blocks: ga_free's fast path */
+    uint8_t plant;                     /* ga_plant copied from the heap options */
     _Atomic uint32_t sweepgen;         /* relative to heap sweepgen h (spec §2.4) */
-    uint32_t divMul;
-    size_t elemsize;
-    uintptr_t limit;
-    _Atomic uint64_t *allocBits;       /* nwords words each; one block from bitsalloc */
+    size_t npages;
     uint64_t *gcmarkBits;
-    _Atomic uint64_t *freedBits;       /* explicit frees not yet swept */
     uint64_t *tinyBits;                /* slot is a tiny block (class 5 only; else NULL) */
-    uint64_t *ownerFreedBits;          /* frees by the owning cache's thread (plain, owner-only) */
-    uint32_t ownerFrees;               /* popcount of ownerFreedBits */
-    uint64_t ownerReused;              /* owner LIFO frees (cache.c) since the span's stats were flushed */
-    struct ga_mcache *cachedBy;        /* mcache holding the span (for the checker) */
+    struct ga_mspan *next, *prev;      /* links in the mcentral list `list` */
+    struct ga_spanlist *list;          /* the list holding the span, NULL if none */
     size_t allspansIndex;
+    /* written by the owner on every allocation and owner free */
+    _Alignas(64) uint64_t allocCache;  /* complemented window of allocBits at freeindex */
+    _Atomic uint32_t freeindex;        /* slots below are allocated */
+    uint16_t allocCount;
+    uint16_t allocCountBeforeCache;
+    uint32_t ownerFrees;               /* popcount of ownerFreedBits */
+    uint8_t needzero;                  /* free slots may hold garbage */
+    uint64_t ownerReused;              /* owner LIFO frees (cache.c) since the span's stats were flushed */
 } ga_mspan;
 
 /* heapArena: per-64-MiB metadata (spec §5.1). */
@@ -369,11 +380,13 @@ static inline uintptr_t ga_span_next_free_fast(ga_mspan *s)
     return s->startAddr + (uintptr_t)r * s->elemsize;
 }
 
-/* allocated(i) := i < freeindex || allocBits[i]. Safe from any thread for a slot the
- * caller legitimately holds (see span.c on the sweep's publication order). */
+/* allocated(i) := i < freeindex || allocBits[i], trying allocatedBelow first (a line the
+ * owner rarely writes). Safe from any thread for a slot the caller legitimately holds
+ * (see span.c on the sweep's publication order). */
 static inline bool ga_span_slot_allocated(const ga_mspan *s, unsigned i)
 {
     ga_mspan *m = (ga_mspan *)s;
+    if (i < atomic_load_explicit(&m->allocatedBelow, memory_order_acquire)) return true;
     if (i < atomic_load_explicit(&m->freeindex, memory_order_acquire)) return true;
     return ga_abit(m->allocBits, i);
 }

@@ -4,6 +4,7 @@
  *
  * Owns the meaning of a span's bitmaps:
  *   allocated(i) := i < freeindex || allocBits[i]          (A5)
+ *   allocatedBelow: a multiple of 64 <= freeindex, set at window changes (internal.h)
  *   allocCache bit k == !allocBits[freeindex + k] in the window (A7)
  *   bits at i >= nelems are zero in allocBits and gcmarkBits (A6)
  * Allocation never writes allocBits; sweeping rewrites it in place (see internal.h
@@ -40,6 +41,7 @@ unsigned ga_span_next_free_index(ga_mspan *s)
     }
     uint64_t cache = s->allocCache;
     unsigned t = cache ? (unsigned)__builtin_ctzll(cache) : 64;
+    uint32_t below = 0;          /* a new window start: every slot before it is allocated */
     while (t == 64) {
         sfreeindex = (sfreeindex + 64) & ~(uint32_t)63;
         if (sfreeindex >= snelems) {
@@ -47,6 +49,7 @@ unsigned ga_span_next_free_index(ga_mspan *s)
             return snelems;
         }
         ga_span_refill_alloc_cache(s, sfreeindex / 8);
+        below = sfreeindex;
         cache = s->allocCache;
         t = cache ? (unsigned)__builtin_ctzll(cache) : 64;
     }
@@ -57,9 +60,13 @@ unsigned ga_span_next_free_index(ga_mspan *s)
     }
     s->allocCache = (t + 1 == 64) ? 0 : s->allocCache >> (t + 1);
     sfreeindex = result + 1;
-    if (sfreeindex % 64 == 0 && sfreeindex != snelems)
+    if (sfreeindex % 64 == 0 && sfreeindex != snelems) {
         ga_span_refill_alloc_cache(s, sfreeindex / 8);
+        below = sfreeindex;
+    }
     atomic_store_explicit(&s->freeindex, sfreeindex, memory_order_relaxed);
+    /* after freeindex, so that allocatedBelow <= freeindex for every reader */
+    if (below) atomic_store_explicit(&s->allocatedBelow, below, memory_order_release);
     return result;
 }
 
@@ -99,6 +106,9 @@ static void merge_inline_marks(ga_mspan *s)
 unsigned ga_span_sweep_bits(ga_heap *h, ga_mspan *s, bool use_marks)
 {
     bool late_clear = s->plant == GA_PLANT_LOST_SWEEP_REQUEST;
+    /* First of all: a validator that still reads the old bound answers as it would have
+     * before this sweep began (the same race as reading the old freeindex). */
+    atomic_store_explicit(&s->allocatedBelow, 0, memory_order_release);
     if (!late_clear) atomic_store(&s->sweepRequested, 0);
     if (use_marks && ga_span_has_inline_marks(h, s))
         merge_inline_marks(s);

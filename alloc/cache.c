@@ -27,6 +27,7 @@ ga_cache *ga_cache_new(ga_heap *h)
     c->arenas = h->arenas;
     for (unsigned i = 0; i < GA_NUM_SPAN_CLASSES; i++) c->alloc[i] = &ga_emptymspan;
     c->flushGen = atomic_load(&h->sweepgen);
+    c->cnt = &h->cnt[atomic_fetch_add(&h->nextCntShard, 1) % GA_CNT_SHARDS];
     c->next = h->caches;
     c->prev = NULL;
     if (h->caches) h->caches->prev = c;
@@ -40,20 +41,20 @@ ga_heap *ga_cache_heap(ga_cache *c) { return impl(c)->heap; }
 /* Stats flushed when a span leaves the cache or is re-swept by its owner (spec §3.7).
  * An owner LIFO free (internal.h) is an allocation the span no longer shows in allocCount
  * and a free no sweep will count: ownerReused goes into both counters. */
-static void flush_span_stats(ga_heap *h, ga_mspan *s)
+static void flush_span_stats(ga_mcache *c, ga_mspan *s)
 {
     unsigned cls = ga_spanclass_sizeclass(s->spanclass);
     uint64_t n = s->ownerReused;
     if (s->allocCount > s->allocCountBeforeCache) n += (uint64_t)(s->allocCount - s->allocCountBeforeCache);
-    if (n) atomic_fetch_add(&h->cnt.smallAllocCount[cls], n);
-    if (s->ownerReused) atomic_fetch_add(&h->cnt.smallFreeCount[cls], s->ownerReused);
+    if (n) atomic_fetch_add(&c->cnt->smallAllocCount[cls], n);
+    if (s->ownerReused) atomic_fetch_add(&c->cnt->smallFreeCount[cls], s->ownerReused);
     s->ownerReused = 0;
     s->allocCountBeforeCache = 0;
 }
 
 static void flush_tiny(ga_mcache *c)
 {
-    if (c->tinyAllocs) atomic_fetch_add(&c->heap->cnt.tinyAllocCount, c->tinyAllocs);
+    if (c->tinyAllocs) atomic_fetch_add(&c->cnt->tinyAllocCount, c->tinyAllocs);
     c->tinyAllocs = 0;
 }
 
@@ -64,7 +65,7 @@ void ga_cache_release_all(ga_mcache *c)
         ga_mspan *s = c->alloc[i];
         if (s == &ga_emptymspan) continue;
         GA_SCHED_POINT(h, "cache.release", s);
-        flush_span_stats(h, s);
+        flush_span_stats(c, s);
         __atomic_store_n(&s->cachedBy, NULL, __ATOMIC_RELAXED);
         c->alloc[i] = &ga_emptymspan;
         ga_central_uncache_span(h, &h->central[i], s);
@@ -101,12 +102,12 @@ static ga_mspan *refill(ga_mcache *c, ga_spanclass spc)
             ga_heap_report_broken(h, "refill: span %#lx not full (allocCount %u, nelems %u)",
                                   (unsigned long)s->startAddr, s->allocCount, s->nelems);
         GA_SCHED_POINT(h, "cache.refill", s);
-        flush_span_stats(h, s);
+        flush_span_stats(c, s);
         if ((s->ownerFrees || atomic_load(&s->sweepRequested)) && !atomic_load(&h->marking)) {
             /* Frees arrived while we held it: reclaim them in place and keep going (never
              * while a cycle marks: a sweep without marks would drop them; central.c). */
             unsigned nfreed = ga_span_sweep_bits(h, s, false);
-            atomic_fetch_add(&h->cnt.smallFreeCount[ga_spanclass_sizeclass(spc)], nfreed);
+            atomic_fetch_add(&c->cnt->smallFreeCount[ga_spanclass_sizeclass(spc)], nfreed);
             s->allocCountBeforeCache = s->allocCount;
             if (s->allocCount < s->nelems) return s;
             s->allocCountBeforeCache = 0;
@@ -156,7 +157,7 @@ static uintptr_t next_free(ga_mcache *c, ga_spanclass spc, ga_mspan **out)
         /* STW marking: allocate black and keep no span cached, so no later fast-path
          * allocation can escape the mark. */
         ga_mark_slot(h, s, idx);
-        flush_span_stats(h, s);
+        flush_span_stats(c, s);
         __atomic_store_n(&s->cachedBy, NULL, __ATOMIC_RELAXED);
         c->alloc[spc] = &ga_emptymspan;
         ga_central_uncache_span(h, &h->central[spc], s);
@@ -216,8 +217,8 @@ static void *alloc_large(ga_mcache *c, size_t size, size_t align, bool noscan, b
     s->limit = s->startAddr + size;
     atomic_store_explicit(&s->freeindex, 1, memory_order_relaxed);
     s->allocCount = 1;
-    atomic_fetch_add(&h->cnt.largeAlloc, npages * GA_PAGE_SIZE);
-    atomic_fetch_add(&h->cnt.largeAllocCount, 1);
+    atomic_fetch_add(&c->cnt->largeAlloc, npages * GA_PAGE_SIZE);
+    atomic_fetch_add(&c->cnt->largeAllocCount, 1);
     if (atomic_load_explicit(&h->marking, memory_order_relaxed)) ga_mark_slot(h, s, 0);
     ga_mcentral *ce = &h->central[spc];
     GA_SPIN_LOCK(h, &ce->lock, "central.lock");

@@ -94,11 +94,12 @@ static bool sweep_span(ga_heap *h, ga_mcentral *c, ga_mspan *s, bool use_marks, 
     unsigned nfreed = ga_span_sweep_bits(h, s, use_marks);
     unsigned cls = ga_spanclass_sizeclass(s->spanclass);
     if (nfreed) {
+        ga_counters *cnt = ga_span_counters(h, s);
         if (cls) {
-            atomic_fetch_add(&h->cnt.smallFreeCount[cls], nfreed);
+            atomic_fetch_add(&cnt->smallFreeCount[cls], nfreed);
         } else {
-            atomic_fetch_add(&h->cnt.largeFreeCount, 1);
-            atomic_fetch_add(&h->cnt.largeFree, s->elemsize);
+            atomic_fetch_add(&cnt->largeFreeCount, 1);
+            atomic_fetch_add(&cnt->largeFree, s->elemsize);
         }
     }
     GA_SCHED_POINT(h, "sweep.sweepgen", s);

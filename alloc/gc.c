@@ -82,5 +82,5 @@ void ga_gc_end(ga_heap *h)
     GA_SCHED_POINT(h, "gc.end.sweepgen", h);
     atomic_store(&h->marking, false);
     for (ga_mcache *c = h->caches; c; c = c->next) c->flushGen = sg;
-    atomic_fetch_add(&h->cnt.numGC, 1);
+    atomic_fetch_add(&h->cnt[0].numGC, 1);
 }

@@ -16,11 +16,11 @@ void ga_stats_compute(ga_heap *h, ga_stats *st)
     memset(st, 0, sizeof *st);
     uint64_t mallocs[GA_NUM_CLASSES], frees[GA_NUM_CLASSES];
     for (unsigned c = 0; c < GA_NUM_CLASSES; c++) {
-        mallocs[c] = atomic_load(&h->cnt.smallAllocCount[c]);
-        frees[c] = atomic_load(&h->cnt.smallFreeCount[c]);
+        mallocs[c] = GA_COUNTER(h, smallAllocCount[c]);
+        frees[c] = GA_COUNTER(h, smallFreeCount[c]);
     }
-    uint64_t tiny = atomic_load(&h->cnt.tinyAllocCount);
-    uint64_t largeFree = atomic_load(&h->cnt.largeFree), largeFreeCount = atomic_load(&h->cnt.largeFreeCount);
+    uint64_t tiny = GA_COUNTER(h, tinyAllocCount);
+    uint64_t largeFree = GA_COUNTER(h, largeFree), largeFreeCount = GA_COUNTER(h, largeFreeCount);
     pthread_mutex_lock(&h->lock);
     for (ga_mcache *c = h->caches; c; c = c->next) {
         tiny += c->tinyAllocs;
@@ -55,12 +55,12 @@ void ga_stats_compute(ga_heap *h, ga_stats *st)
     st->sys = h->heapSys + st->meta_sys;
     pthread_mutex_unlock(&h->lock);
 
-    st->large_alloc = atomic_load(&h->cnt.largeAlloc);
-    st->large_alloc_count = atomic_load(&h->cnt.largeAllocCount);
+    st->large_alloc = GA_COUNTER(h, largeAlloc);
+    st->large_alloc_count = GA_COUNTER(h, largeAllocCount);
     st->large_free = largeFree;
     st->large_free_count = largeFreeCount;
     st->tiny_allocs = tiny;
-    st->num_gc = atomic_load(&h->cnt.numGC);
+    st->num_gc = GA_COUNTER(h, numGC);
     st->mallocs = st->large_alloc_count + tiny;
     st->frees = st->large_free_count + tiny;
     st->total_alloc = st->large_alloc;

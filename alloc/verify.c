@@ -466,16 +466,16 @@ static int verify_locked(ga_heap *h, ga_report *r)
         return fail(r, GA_V_STATS, "E4", 0, 0, -1, "heapFree %llu, but %zu free unscavenged pages + %zu in page caches",
                     (unsigned long long)h->heapFree, free_dirty, pc_free_dirty);
     for (unsigned c = 1; c < GA_NUM_CLASSES; c++) {
-        uint64_t want = atomic_load(&h->cnt.smallAllocCount[c]) + cache_delta[c] - atomic_load(&h->cnt.smallFreeCount[c]);
+        uint64_t want = GA_COUNTER(h, smallAllocCount[c]) + cache_delta[c] - GA_COUNTER(h, smallFreeCount[c]);
         if (live[c] != want)
             return fail(r, GA_V_STATS, "E6", 0, 0, -1, "class %u: spans hold %llu objects, counters say %llu (allocs %llu + cached %llu - frees %llu)",
                         c, (unsigned long long)live[c], (unsigned long long)want,
-                        (unsigned long long)atomic_load(&h->cnt.smallAllocCount[c]), (unsigned long long)cache_delta[c],
-                        (unsigned long long)atomic_load(&h->cnt.smallFreeCount[c]));
+                        (unsigned long long)GA_COUNTER(h, smallAllocCount[c]), (unsigned long long)cache_delta[c],
+                        (unsigned long long)GA_COUNTER(h, smallFreeCount[c]));
     }
-    if (large_live != atomic_load(&h->cnt.largeAllocCount) - atomic_load(&h->cnt.largeFreeCount))
+    if (large_live != GA_COUNTER(h, largeAllocCount) - GA_COUNTER(h, largeFreeCount))
         return fail(r, GA_V_STATS, "E6", 0, 0, -1, "%zu large spans live, counters say %llu",
-                    large_live, (unsigned long long)(atomic_load(&h->cnt.largeAllocCount) - atomic_load(&h->cnt.largeFreeCount)));
+                    large_live, (unsigned long long)(GA_COUNTER(h, largeAllocCount) - GA_COUNTER(h, largeFreeCount)));
     if (h->spanalloc.inuse != inuse * h->spanalloc.size)
         return fail(r, GA_V_STATS, "E8", 0, 0, -1, "spanalloc.inuse %zu != %zu spans x %zu",
                     h->spanalloc.inuse, inuse, h->spanalloc.size);

@@ -404,9 +404,9 @@ static void test_checker_catches(void)
     h->heapFree += 8192;
     CHECK(ga_verify(h, &r) == GA_V_STATS, "stats: %s %s", r.invariant, r.message);
     h->heapFree -= 8192;
-    atomic_fetch_add(&h->cnt.smallFreeCount[6], 1);
+    atomic_fetch_add(&h->cnt[0].smallFreeCount[6], 1);
     CHECK(ga_verify(h, &r) == GA_V_STATS && !strcmp(r.invariant, "E6"), "counts: %s %s", r.invariant, r.message);
-    atomic_fetch_sub(&h->cnt.smallFreeCount[6], 1);
+    atomic_fetch_sub(&h->cnt[0].smallFreeCount[6], 1);
     ((ga_mcache *)c)->tinyoffset = 3;
     CHECK(ga_verify(h, &r) == GA_V_CACHE && !strcmp(r.invariant, "B5"), "tiny: %s %s", r.invariant, r.message);
     ((ga_mcache *)c)->tinyoffset = 0;

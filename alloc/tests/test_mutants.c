@@ -28,6 +28,10 @@
  *                           nelems is reported as broken, no slot past its end is returned
  *   pallocBits at the end   pagealloc.c range ops: a range ending at page 512 reads and writes
  *                           only bits[0..7] (bits[8] lies on a PROT_NONE page here)
+ *   allocatedBelow bound    internal.h ga_span_slot_allocated / span.c nextFreeIndex: with
+ *                           freeindex == allocatedBelow == 64, a free of slot 64 (never handed
+ *                           out) is a double free, and slot 63 a valid free; after a sweep the
+ *                           bound is 0 again (verify A5)
  */
 #include "heap_check.h"
 #include "internal.h"
@@ -348,6 +352,47 @@ static void test_owner_frees(void)
     }
 }
 
+static void count_misuse(void *ctx, ga_status st, const void *p, const char *what)
+{
+    (void)p; (void)what;
+    if (st == GA_ERR_DOUBLE_FREE) ++*(int *)ctx;
+}
+
+/* Kills `i < allocatedBelow` -> `i <= allocatedBelow` (slot 64 would pass as allocated and
+ * its bogus free be published), a bound raised past freeindex, and a sweep that leaves the
+ * old bound (verify A5 after the sweep). */
+static void test_allocated_below(void)
+{
+    ga_heap_options o = { 0 };
+    ga_heap *h = ga_heap_new(&o);
+    CHECK(h != NULL, "ga_heap_new");
+    if (!h) return;
+    int doubles = 0;
+    ga_set_error_handler(h, count_misuse, &doubles);
+    ga_cache *c = ga_cache_new(h);
+    char *p[64];
+    for (int i = 0; i < 64; i++) p[i] = ga_alloc(c, 48, 0, GA_NOSCAN);
+    ga_span_raw raw;
+    CHECK_EQ(ga_span_raw_of(h, p[0], &raw), 0);
+    CHECK(raw.freeindex == 64 && p[63] == p[0] + 63 * 48, "64 allocations from a fresh span: freeindex %u", raw.freeindex);
+    VERIFY(h);
+    /* slot 64 was never handed out: its free from another cache is a double free */
+    CHECK_EQ(ga_free(h, p[0] + 64 * 48), GA_ERR_DOUBLE_FREE);
+    CHECK_EQ(doubles, 1);
+    CHECK_EQ(ga_span_raw_of(h, p[0], &raw), 0);
+    CHECK(!(raw.freed_bits[1] & 1), "the bogus free of slot 64 was published");
+    /* slots 0 and 63 are allocated (below the bound): their frees are valid */
+    CHECK_EQ(ga_free(h, p[63]), GA_OK);
+    CHECK_EQ(ga_free(h, p[0]), GA_OK);
+    CHECK_EQ(doubles, 1);
+    VERIFY(h);
+    ga_cache_destroy(c);      /* gives the span back: its frees are swept, the bound reset */
+    VERIFY(h);
+    CHECK_EQ(ga_free(h, p[0]), GA_ERR_DOUBLE_FREE);
+    CHECK_EQ(doubles, 2);
+    ga_heap_destroy(h);
+}
+
 static sigjmp_buf fault_jmp;
 static void on_segv(int sig) { (void)sig; siglongjmp(fault_jmp, 1); }
 static bool faults_on_write(volatile char *p)
@@ -598,6 +643,7 @@ static void test_pallocbits_range_end(void)
 
 int main(void)
 {
+    test_allocated_below();
     test_pallocbits_range_end();
     test_refill_full_span();
     test_d5_report();

@@ -99,10 +99,13 @@ struct ga_mcache;
  * never writes allocBits; sweeping rewrites it in place. Fields written by other
  * threads (freedBits, sweepRequested) or read by them (freeindex, allocatedBelow,
  * allocBits during free validation, state, sweepgen) are atomics.
- * Layout: the first two cache lines are what every thread's free reads and only caching,
- * sweeping and list moves write; the third holds what the owner writes on every
- * allocation and owner free. Mixed, each allocation by the owner took the line away from
- * a thread freeing into the span (xthread: one miss per op on each side). */
+ * Layout (192 bytes): the first two cache lines are what every thread's free reads; they
+ * are written by caching, sweeping and list moves, by the first free after a sweep
+ * (sweepRequested) and by the tiny allocator (fastFree), i.e. rarely. The third holds
+ * what the owner writes on every allocation and owner free. Mixed, each allocation by the
+ * owner took the line away from a thread freeing into the span (xthread: one miss per op
+ * on each side). freeindex stays on the owner's line: a free from another thread of a
+ * slot in the current allocCache window (at or above allocatedBelow) still reads it. */
 typedef struct ga_mspan {
     /* read by frees from any thread, written rarely */
     uintptr_t startAddr;
@@ -131,7 +134,6 @@ typedef struct ga_mspan {
     uint64_t *tinyBits;                /* slot is a tiny block (class 5 only; else NULL) */
     struct ga_mspan *next, *prev;      /* links in the mcentral list `list` */
     struct ga_spanlist *list;          /* the list holding the span, NULL if none */
-    size_t allspansIndex;
     /* written by the owner on every allocation and owner free */
     _Alignas(64) uint64_t allocCache;  /* complemented window of allocBits at freeindex */
     _Atomic uint32_t freeindex;        /* slots below are allocated */
@@ -140,7 +142,9 @@ typedef struct ga_mspan {
     uint32_t ownerFrees;               /* popcount of ownerFreedBits */
     uint8_t needzero;                  /* free slots may hold garbage */
     uint64_t ownerReused;              /* owner LIFO frees (cache.c) since the span's stats were flushed */
+    size_t allspansIndex;              /* (not hot: here because the two lines above are full) */
 } ga_mspan;
+_Static_assert(sizeof(ga_mspan) == 192, "ga_mspan: two shared cache lines and the owner's");
 
 /* heapArena: per-64-MiB metadata (spec §5.1). */
 typedef struct ga_heaparena {

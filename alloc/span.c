@@ -65,7 +65,9 @@ unsigned ga_span_next_free_index(ga_mspan *s)
         below = sfreeindex;
     }
     atomic_store_explicit(&s->freeindex, sfreeindex, memory_order_relaxed);
-    /* after freeindex, so that allocatedBelow <= freeindex for every reader */
+    /* after freeindex: a reader that loads allocatedBelow (acquire) and then freeindex
+     * never sees the bound above it (verify reads them the other way, but needs a
+     * quiescent heap anyway) */
     if (below) atomic_store_explicit(&s->allocatedBelow, below, memory_order_release);
     return result;
 }
@@ -135,12 +137,13 @@ unsigned ga_span_sweep_bits(ga_heap *h, ga_mspan *s, bool use_marks)
         else if (fi > lo) allocated |= (1ull << (fi - lo)) - 1;
         allocated &= valid;
         if (consumed & ~allocated) {
-            /* a free published on a slot that is free now: only the owner's LIFO free
-             * (internal.h) frees a slot before a sweep, so this was a double free racing
-             * between the owner and another thread; the bit is dropped */
+            /* a free published on a slot that is free now: a double free that raced with
+             * the owner's LIFO free (internal.h: it frees a slot before any sweep) or with
+             * an earlier sweep (its validation read freeindex or allocatedBelow from before
+             * that sweep); the bit is dropped */
             unsigned i = lo + (unsigned)__builtin_ctzll(consumed & ~allocated);
             ga_heap_misuse(h, GA_ERR_DOUBLE_FREE, (void *)(s->startAddr + (uintptr_t)i * s->elemsize),
-                           "double free (freed by the owning thread and by another thread)");
+                           "double free (raced with the owner's reuse of the slot or with a sweep)");
             consumed &= allocated;
         }
         uint64_t live = allocated;

@@ -521,6 +521,7 @@ int ga_span_raw_of(ga_heap *h, const void *p, ga_span_raw *out)
     out->nelems = s->nelems;
     out->spanclass = s->spanclass;
     out->freeindex = atomic_load_explicit(&s->freeindex, memory_order_relaxed);
+    out->allocated_below = atomic_load_explicit(&s->allocatedBelow, memory_order_relaxed);
     out->alloc_count = s->allocCount;
     out->alloc_cache = s->allocCache;
     for (unsigned w = 0; w < s->nwords && w < GA_SPAN_RAW_WORDS; w++) {

@@ -330,6 +330,7 @@ static void load(gf_reader *r)
     memset(M.dbl, 0, sizeof M.dbl);
     M.fi = gf_u16(r) % (M.n + 1);
     atomic_store(&S.freeindex, M.fi);
+    atomic_store(&S.allocatedBelow, 0);   /* a new state: nothing is known below freeindex */
     S.allocCache = M.fi < M.n ? expected_cache() : 0;
     S.allocCount = (uint16_t)m_count();
     for (unsigned i = 0; i < M.n; i++)
@@ -373,6 +374,12 @@ static void check_state(void)
     unsigned fi = atomic_load(&S.freeindex);
     if (fi != M.fi)
         FAIL("span/freeindex", "freeindex is %u, model %u", fi, M.fi);
+    unsigned below = atomic_load(&S.allocatedBelow);
+    if (below % 64 || below > fi)
+        FAIL("span/allocatedBelow", "allocatedBelow %u is not a multiple of 64 <= freeindex %u", below, fi);
+    for (unsigned i = 0; i < below; i++)
+        if (!m_allocated(i))
+            FAIL("span/allocatedBelow", "allocatedBelow %u, but slot %u is free in the model", below, i);
     unsigned cnt = m_count();
     if (S.allocCount != cnt)
         FAIL("span/allocCount", "allocCount is %u, model has %u allocated slots", S.allocCount, cnt);
@@ -392,7 +399,8 @@ static void setup(void)
 {
     if (g_heap)
         return;
-    g_heap = calloc(1, sizeof *g_heap);
+    g_heap = aligned_alloc(_Alignof(ga_heap), sizeof *g_heap);   /* its counters are cache-line aligned */
+    if (g_heap) memset(g_heap, 0, sizeof *g_heap);
     g_mem = aligned_alloc(64, (size_t)MAXE * 64);
     if (!g_heap || !g_mem) {
         fprintf(stderr, "fuzz_span: out of memory\n");

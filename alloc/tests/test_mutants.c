@@ -30,8 +30,9 @@
  *                           only bits[0..7] (bits[8] lies on a PROT_NONE page here)
  *   allocatedBelow bound    internal.h ga_span_slot_allocated / span.c nextFreeIndex: with
  *                           freeindex == allocatedBelow == 64, a free of slot 64 (never handed
- *                           out) is a double free, and slot 63 a valid free; after a sweep the
- *                           bound is 0 again (verify A5)
+ *                           out) is a double free, and slot 63 a valid free; a LIFO free after
+ *                           the raise stops at the bound; after a sweep the bound is 0 again
+ *                           (verify A5)
  */
 #include "heap_check.h"
 #include "internal.h"
@@ -381,6 +382,18 @@ static void test_allocated_below(void)
     CHECK_EQ(doubles, 1);
     CHECK_EQ(ga_span_raw_of(h, p[0], &raw), 0);
     CHECK(!(raw.freed_bits[1] & 1), "the bogus free of slot 64 was published");
+    CHECK_EQ(raw.allocated_below, 64u);
+    /* the owner's LIFO free right after the raise steps freeindex back to the bound, no
+     * further; a free from elsewhere of the slot in [bound, freeindex) is valid */
+    char *q = ga_alloc(c, 48, 0, GA_NOSCAN);
+    CHECK(q == p[0] + 64 * 48, "slot 64 next: %p", (void *)q);
+    CHECK_EQ(ga_free_local(c, q), GA_OK);
+    CHECK_EQ(ga_span_raw_of(h, p[0], &raw), 0);
+    CHECK(raw.freeindex == 64 && raw.allocated_below == 64, "after the LIFO free: freeindex %u bound %u",
+          raw.freeindex, raw.allocated_below);
+    VERIFY(h);
+    q = ga_alloc(c, 48, 0, GA_NOSCAN);
+    CHECK_EQ(ga_free(h, q), GA_OK);
     /* slots 0 and 63 are allocated (below the bound): their frees are valid */
     CHECK_EQ(ga_free(h, p[63]), GA_OK);
     CHECK_EQ(ga_free(h, p[0]), GA_OK);

@@ -8,19 +8,28 @@
 #   bash fuzz/bench.sh --engines [S]   also S seconds (default 30) of libFuzzer (ASan+UBSan,
 #                                      one process) and AFL++ (persistent, one instance) per
 #                                      target, from corpora/<target>, new inputs to a scratch dir
+#   bash fuzz/bench.sh --ir            instead: instructions per input of fuzz_ops under
+#                                      callgrind (load-independent; each set run once, minus a
+#                                      process that runs the empty input), default settings
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-engines=0 esecs=30
+engines=0 esecs=30 ir=0
 if [ "${1:-}" = --engines ]; then engines=1; esecs=${2:-30}; fi
+if [ "${1:-}" = --ir ]; then
+  ir=1
+  command -v valgrind >/dev/null || { echo "bench.sh --ir: valgrind is not installed" >&2; exit 2; }
+fi
 cmake --preset release >/dev/null && cmake --build --preset release >/dev/null || exit 2
 B=$ROOT/build/bin
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/empty" "$tmp/one" "$tmp/gen100"
 : >"$tmp/empty/empty"
-printf 'galloc-ops 1\nmalloc 24\n' | "$B/galloc-replay" --to-binary -o "$tmp/one/malloc24" /dev/stdin >/dev/null 2>&1 ||
-  { printf 'galloc-ops 1\nmalloc 24\n' >"$tmp/one.txt"; "$B/galloc-replay" --to-binary -o "$tmp/one/malloc24" "$tmp/one.txt" >/dev/null; }
+# from a file, not a pipe: galloc-replay reads its input twice (a pipe's second read is
+# empty, and the "1 op" row then measured an input holding no op)
+printf 'galloc-ops 1\nmalloc 24\n' >"$tmp/one.txt"
+"$B/galloc-replay" --to-binary -o "$tmp/one/malloc24" "$tmp/one.txt" >/dev/null || exit 2
 for s in $(seq 1 20); do
   "$B/galloc-replay" --generate 100 --seed "$s" -o "$tmp/g.txt" && "$B/galloc-replay" --to-binary -o "$tmp/gen100/g$s" "$tmp/g.txt" >/dev/null
 done
@@ -40,6 +49,25 @@ for s in $(seq 1 20); do
     done; } >"$tmp/s.txt"
   "$B/galloc-replay" --to-binary -o "$tmp/small100/s$s" "$tmp/s.txt" >/dev/null
 done
+if ((ir)); then
+  echo "== fuzz_ops, standalone release build: instructions per input (callgrind Ir)"
+  cg() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 | sed -nE 's/.*Collected : ([0-9]+)/\1/p'; }
+  base=$(cg "$B/fuzz_ops" -q "$tmp/empty")
+  irrow() {  # label dir env...
+    local label=$1 dir=$2; shift 2
+    local n t
+    n=$(find "$dir" -type f | wc -l)
+    t=$(env "$@" valgrind --tool=callgrind --callgrind-out-file=/dev/null "$B/fuzz_ops" -q "$dir" 2>&1 | sed -nE 's/.*Collected : ([0-9]+)/\1/p')
+    printf '  %-44s %s Ir/input\n' "$label" "$(( (t - base) / n ))"
+  }
+  printf '  %-44s %s Ir (process start, one empty input, exit)\n' "empty-input process" "$base"
+  irrow "1 op (malloc 24), over the empty process" "$tmp/one"
+  irrow "100 generated ops, default, 64 MiB" "$tmp/gen100"
+  irrow "100 generated ops, default, 4 MiB" "$tmp/gen100" GALLOC_FUZZ_BUDGET=4m
+  irrow "100 small-object ops, default" "$tmp/small100"
+  irrow "100 small-object ops, full check every op" "$tmp/small100" GALLOC_FUZZ_CHECK_EVERY=1
+  exit 0
+fi
 echo "== fuzz_ops, standalone release build (exec/s wall; exec per CPU second)"
 row() {  # label dir env...
   local label=$1 dir=$2; shift 2

@@ -141,14 +141,21 @@ static bool check_span(ex *x, uintptr_t base)
     unsigned nw = (r.nelems + 63) / 64;
     if (nw > GA_SPAN_RAW_WORDS) nw = GA_SPAN_RAW_WORDS;
     uint64_t live[GA_SPAN_RAW_WORDS], tiny[GA_SPAN_RAW_WORDS], freed_h[GA_SPAN_RAW_WORDS], dead_h[GA_SPAN_RAW_WORDS];
-    for (unsigned w = 0; w < nw; w++) live[w] = tiny[w] = freed_h[w] = dead_h[w] = 0;
+    memset(live, 0, nw * sizeof *live);
+    memset(tiny, 0, nw * sizeof *tiny);
+    memset(freed_h, 0, nw * sizeof *freed_h);
+    memset(dead_h, 0, nw * sizeof *dead_h);
+    /* slot indexes: a 32-bit division where the span's bytes fit (every small-object span) */
+    bool div32 = r.npages * (uintptr_t)PAGE <= UINT32_MAX && r.elemsize <= UINT32_MAX;
+    uint32_t es32 = (uint32_t)r.elemsize;
+#define SLOT_OF(addr) ((unsigned)(div32 ? (uint32_t)((addr) - r.base) / es32 : ((addr) - r.base) / r.elemsize))
     /* live objects by address: the interval set is sorted by start */
     /* live objects by address (the interval set is sorted by start): the slot of an object
      * is the one its first byte is in (tiny objects share a block; a malloc header puts
      * the object 8 bytes into its slot) */
     for (size_t k = ex_iv_lower(x, r.base); k < x->niv && x->iv[k].lo < end; k++) {
         x->model_seen_iv++;
-        unsigned i = (unsigned)((x->iv[k].lo - r.base) / r.elemsize);
+        unsigned i = SLOT_OF(x->iv[k].lo);
         if (i >= r.nelems) {   /* in the span's tail: no slot there (the span changed under it) */
             obj *o = ex_find_id(x, x->iv[k].id);
             return !ex_finding(x, GH_CHK_MODEL, o, NULL, "span model M1: live object #%" PRIu64 " at %#" PRIxPTR " lies in no slot of span %#"
@@ -163,7 +170,7 @@ static bool check_span(ex *x, uintptr_t base)
         ex_pend *e = &x->pend[p1];
         e->seen = 1;
         if (e->span != r.base || e->elemsize != r.elemsize) { e->why = 0; continue; }   /* its span died: consumed */
-        unsigned i = (unsigned)((e->slot - r.base) / r.elemsize);
+        unsigned i = SLOT_OF(e->slot);
         if (i >= r.nelems) { e->why = 0; continue; }
         if (e->why & WHY_FREED) freed_h[i / 64] |= 1ull << (i % 64);
         if (e->why & WHY_DEAD) dead_h[i / 64] |= 1ull << (i % 64);
@@ -228,7 +235,7 @@ static bool check_span(ex *x, uintptr_t base)
     for (size_t k = p0; k < p1; k++) {
         ex_pend e = x->pend[k];
         if (!e.why) continue;
-        unsigned i = (unsigned)((e.slot - r.base) / r.elemsize);
+        unsigned i = SLOT_OF(e.slot);
         bool alloc = i < r.freeindex || ((r.alloc_bits[i / 64] >> (i % 64)) & 1);
         bool is_live = (live[i / 64] >> (i % 64)) & 1;
         if (!alloc || is_live) continue;
@@ -238,6 +245,7 @@ static bool check_span(ex *x, uintptr_t base)
         memmove(&x->pend[keep], &x->pend[p1], (x->npend - p1) * sizeof *x->pend);
         x->npend -= p1 - keep;
     }
+#undef SLOT_OF
     return true;
 }
 

@@ -114,6 +114,10 @@ int gh_format(const gh_seq *s, FILE *out);              /* with the header line 
 /* Whole file into a malloc'd buffer (*data, *len; free it). 0, or -1 with errno set
  * (ENOMEM, EIO, or fopen's). Shared by galloc-replay, the fuzz drivers and tools. */
 int gh_read_file(const char *path, uint8_t **data, size_t *len);
+/* The first bytes of path into buf (at most n), for choosing a mode from a file's header;
+ * the count read, 0 when path is not a regular file: a pipe or terminal (/dev/stdin) read
+ * here would lose those bytes for the real read (such inputs need the mode's flag). */
+size_t gh_sniff_file(const char *path, void *buf, size_t n);
 /* The inputs under a command-line path (inputs.c): file(ctx, f) for path itself if it is not
  * a directory, else for every file below it (sorted, dot files and *.md skipped, 32 levels at
  * most); error(ctx, p, errno, depth) where stat or opendir fails (depth 0: path itself).

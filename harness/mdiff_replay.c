@@ -45,11 +45,8 @@ bool gm_replay_wanted(int argc, char **argv)
                 if (strcmp(argv[i], VALUED[k]) == 0) { i++; break; }
             continue;
         }
-        FILE *f = fopen(argv[i], "rb");
-        if (!f) continue;
         char b[16];
-        size_t n = fread(b, 1, sizeof b, f);
-        fclose(f);
+        size_t n = gh_sniff_file(argv[i], b, sizeof b);         /* regular files only */
         if (gm_is_text((const uint8_t *)b, n)) return true;
     }
     return false;

@@ -15,6 +15,7 @@
  */
 #define _GNU_SOURCE 1
 #include "mt.h"
+#include "harness.h"   /* gh_sniff_file */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,11 +62,8 @@ bool mt_replay_wanted(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--mt") == 0) return true;
         if (argv[i][0] == '-') continue;
-        FILE *f = fopen(argv[i], "rb");
-        if (!f) continue;
         char head[9] = { 0 };
-        size_t n = fread(head, 1, sizeof head, f);
-        fclose(f);
+        size_t n = gh_sniff_file(argv[i], head, sizeof head);   /* regular files only */
         if (mt_is_mt((const uint8_t *)head, n)) return true;
     }
     return false;

@@ -61,5 +61,20 @@ expect 0 "ok .*upper.txt" --binary "$tmp/upper.txt"
 expect 0 "skip .*empty: no inputs in it" --missing-ok "$tmp/empty"
 expect 0 "skip .*does-not-exist: does not exist" --missing-ok "$tmp/does-not-exist"
 expect 0 "0 finding\(s\), 0 error\(s\)" --check-every 1 "$corp/seeds/ops"
+# an input read from a pipe loses nothing: the mode sniffing (mt, malloc) must not consume it
+expectpipe() {   # expectpipe FILE REGEX ARGS...   ($bin ARGS /dev/stdin < FILE, through cat)
+  local f=$1 re=$2; shift 2
+  local out rc
+  out=$(cat "$f" | "$bin" "$@" /dev/stdin 2>&1); rc=$?
+  if [ "$rc" != 0 ] || ! grep -Eq -- "$re" <<<"$out"; then
+    echo "FAIL: exit $rc from a pipe, output must match /$re/:"; head -5 <<<"$out"
+    echo "  reproduce: cat $f | $bin $* /dev/stdin"
+    fails=$((fails + 1))
+  else
+    echo "ok   pipe: $(head -1 <<<"$out" | cut -c1-150)"
+  fi
+}
+expectpipe "$tmp/good.txt" "ok .*/dev/stdin: 2 ops"
+expectpipe "$tmp/good.bin" "ok .*/dev/stdin: 1 ops"
 echo "bad_inputs: $fails failure(s)"
 [ "$fails" = 0 ]

@@ -23,6 +23,8 @@
  *   M9 a slot holding live tiny objects is a tiny block, and only those are
  *   M11 a pending free in a span no cache holds has a sweep coming (requested, or a GC
  *       cycle made the span unswept)          (else: the free is stranded, a leak)
+ *   M12 allocated_below is a multiple of 64 <= freeindex (a free from another thread takes
+ *       every slot below it as allocated without reading freeindex)
  *   M10 right after gc-begin (it finishes sweeping) nothing is pending: every allocated
  *       slot holds a live object and no freed bit is left
  * Lazy rules the model knows: a freed slot stays allocated, with its freed bit, until a
@@ -137,6 +139,10 @@ static bool check_span(ex *x, uintptr_t base)
                                    ", which is no longer an in-use span (the object was lost)", x->objs[k].id, x->objs[k].sut, base);
         return true;
     }
+    if (r.allocated_below % 64 || r.allocated_below > r.freeindex)
+        return !ex_finding(x, GH_CHK_MODEL, NULL, NULL, "span model M12: span %#" PRIxPTR " has allocated_below %u, not a "
+                           "multiple of 64 <= freeindex %u (frees below it skip the allocated check)",
+                           r.base, r.allocated_below, r.freeindex);
     uintptr_t end = r.base + r.npages * (uintptr_t)PAGE;
     unsigned nw = (r.nelems + 63) / 64;
     if (nw > GA_SPAN_RAW_WORDS) nw = GA_SPAN_RAW_WORDS;
@@ -149,7 +155,6 @@ static bool check_span(ex *x, uintptr_t base)
     bool div32 = r.npages * (uintptr_t)PAGE <= UINT32_MAX && r.elemsize <= UINT32_MAX;
     uint32_t es32 = (uint32_t)r.elemsize;
 #define SLOT_OF(addr) ((unsigned)(div32 ? (uint32_t)((addr) - r.base) / es32 : ((addr) - r.base) / r.elemsize))
-    /* live objects by address: the interval set is sorted by start */
     /* live objects by address (the interval set is sorted by start): the slot of an object
      * is the one its first byte is in (tiny objects share a block; a malloc header puts
      * the object 8 bytes into its slot) */

@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 #include "galloc.h"
 
 #ifdef __cplusplus
@@ -117,7 +118,16 @@ int gh_read_file(const char *path, uint8_t **data, size_t *len);
 /* The first bytes of path into buf (at most n), for choosing a mode from a file's header;
  * the count read, 0 when path is not a regular file: a pipe or terminal (/dev/stdin) read
  * here would lose those bytes for the real read (such inputs need the mode's flag). */
-size_t gh_sniff_file(const char *path, void *buf, size_t n);
+static inline size_t gh_sniff_file(const char *path, void *buf, size_t n)
+{   /* inline: galloc_sched's mt_tool.c uses it without linking the harness library */
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t r = fread(buf, 1, n, f);
+    fclose(f);
+    return r;
+}
 /* The inputs under a command-line path (inputs.c): file(ctx, f) for path itself if it is not
  * a directory, else for every file below it (sorted, dot files and *.md skipped, 32 levels at
  * most); error(ctx, p, errno, depth) where stat or opendir fails (depth 0: path itself).

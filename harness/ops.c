@@ -18,7 +18,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* ---- sequences ------------------------------------------------------------------- */
 void gh_seq_init(gh_seq *s) { s->ops = NULL; s->n = s->cap = 0; }
@@ -773,17 +772,6 @@ int gh_read_file(const char *path, uint8_t **data, size_t *len)
     *data = b;
     *len = n;
     return 0;
-}
-
-size_t gh_sniff_file(const char *path, void *buf, size_t n)
-{
-    struct stat st;
-    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    size_t r = fread(buf, 1, n, f);
-    fclose(f);
-    return r;
 }
 
 bool gh_parse_size(const char *s, uint64_t *v)

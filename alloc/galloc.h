@@ -235,7 +235,7 @@ typedef struct ga_span_raw {
     uintptr_t base;
     size_t npages, elemsize;
     unsigned nelems, spanclass, freeindex, alloc_count;
-    unsigned allocated_below; /* a multiple of 64 <= freeindex: every slot below is allocated */
+    unsigned allocated_below; /* a multiple of 64 (or nelems) <= freeindex: every slot below is allocated */
     uint64_t alloc_cache;
     uint64_t alloc_bits[GA_SPAN_RAW_WORDS];
     uint64_t freed_bits[GA_SPAN_RAW_WORDS];        /* explicit frees not yet swept */

@@ -112,10 +112,11 @@ typedef struct ga_mspan {
     uintptr_t limit;
     size_t elemsize;
     uint32_t divMul;
-    /* A multiple of 64, <= freeindex: every slot below is allocated. The owner raises it
-     * when nextFreeIndex moves to a new allocCache window (all slots of the windows before
-     * are allocated by then, A5/A7); sweeping resets it to 0 first. A free validates a
-     * slot below it without reading freeindex, which the owner writes on every op. */
+    /* A multiple of 64, or nelems; <= freeindex: every slot below is allocated. The owner
+     * raises it when nextFreeIndex moves to a new allocCache window (all slots of the
+     * windows before are allocated by then, A5/A7) and to nelems when it finds the span
+     * full; sweeping resets it to 0 first. A free validates a slot below it without
+     * reading freeindex, which the owner writes on every op. */
     _Atomic uint32_t allocatedBelow;
     _Atomic uint64_t *allocBits;       /* nwords words each; one block from bitsalloc */
     _Atomic uint64_t *freedBits;       /* explicit frees not yet swept */

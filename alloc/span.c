@@ -4,7 +4,8 @@
  *
  * Owns the meaning of a span's bitmaps:
  *   allocated(i) := i < freeindex || allocBits[i]          (A5)
- *   allocatedBelow: a multiple of 64 <= freeindex, set at window changes (internal.h)
+ *   allocatedBelow: a multiple of 64, or nelems once full; <= freeindex; set at window
+ *   changes and when the span is found full (internal.h)
  *   allocCache bit k == !allocBits[freeindex + k] in the window (A7)
  *   bits at i >= nelems are zero in allocBits and gcmarkBits (A6)
  * Allocation never writes allocBits; sweeping rewrites it in place (see internal.h
@@ -37,6 +38,8 @@ unsigned ga_span_next_free_index(ga_mspan *s)
         if (sfreeindex > snelems)
             ga_heap_report_broken(NULL, "span %#lx: freeindex %u > nelems %u",
                                   (unsigned long)s->startAddr, sfreeindex, snelems);
+        else   /* full: every slot is allocated, so frees of it never read freeindex */
+            atomic_store_explicit(&s->allocatedBelow, snelems, memory_order_release);
         return snelems;
     }
     uint64_t cache = s->allocCache;
@@ -46,6 +49,7 @@ unsigned ga_span_next_free_index(ga_mspan *s)
         sfreeindex = (sfreeindex + 64) & ~(uint32_t)63;
         if (sfreeindex >= snelems) {
             atomic_store_explicit(&s->freeindex, snelems, memory_order_relaxed);
+            atomic_store_explicit(&s->allocatedBelow, snelems, memory_order_release);
             return snelems;
         }
         ga_span_refill_alloc_cache(s, sfreeindex / 8);
@@ -56,6 +60,7 @@ unsigned ga_span_next_free_index(ga_mspan *s)
     uint32_t result = sfreeindex + t;
     if (result >= snelems) {
         atomic_store_explicit(&s->freeindex, snelems, memory_order_relaxed);
+        atomic_store_explicit(&s->allocatedBelow, snelems, memory_order_release);
         return snelems;
     }
     s->allocCache = (t + 1 == 64) ? 0 : s->allocCache >> (t + 1);

@@ -155,8 +155,8 @@ static int check_span(ga_heap *h, ga_mspan *s, bool zero_scan, ga_report *r)
                     SPANF ": freeindex %u allocCount %u nelems %u",
                     SPANA(s), fi, s->allocCount, s->nelems);
     uint32_t below = atomic_load(&s->allocatedBelow);
-    if (below % 64 || below > fi)
-        return fail(r, GA_V_SPAN, "A5", base, base, -1, SPANF ": allocatedBelow %u is not a multiple of 64 <= freeindex %u",
+    if ((below % 64 && below != s->nelems) || below > fi)
+        return fail(r, GA_V_SPAN, "A5", base, base, -1, SPANF ": allocatedBelow %u is not a multiple of 64 (or nelems) <= freeindex %u",
                     SPANA(s), below, fi);
     unsigned counted = ga_span_count_allocated(s);
     unsigned owner_pending = 0;

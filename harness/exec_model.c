@@ -23,7 +23,7 @@
  *   M9 a slot holding live tiny objects is a tiny block, and only those are
  *   M11 a pending free in a span no cache holds has a sweep coming (requested, or a GC
  *       cycle made the span unswept)          (else: the free is stranded, a leak)
- *   M12 allocated_below is a multiple of 64 <= freeindex (a free from another thread takes
+ *   M12 allocated_below is a multiple of 64 (or nelems) <= freeindex (a free from elsewhere takes
  *       every slot below it as allocated without reading freeindex)
  *   M10 right after gc-begin (it finishes sweeping) nothing is pending: every allocated
  *       slot holds a live object and no freed bit is left
@@ -139,9 +139,9 @@ static bool check_span(ex *x, uintptr_t base)
                                    ", which is no longer an in-use span (the object was lost)", x->objs[k].id, x->objs[k].sut, base);
         return true;
     }
-    if (r.allocated_below % 64 || r.allocated_below > r.freeindex)
+    if ((r.allocated_below % 64 && r.allocated_below != r.nelems) || r.allocated_below > r.freeindex)
         return !ex_finding(x, GH_CHK_MODEL, NULL, NULL, "span model M12: span %#" PRIxPTR " has allocated_below %u, not a "
-                           "multiple of 64 <= freeindex %u (frees below it skip the allocated check)",
+                           "multiple of 64 (or nelems) <= freeindex %u (frees below it skip the allocated check)",
                            r.base, r.allocated_below, r.freeindex);
     uintptr_t end = r.base + r.npages * (uintptr_t)PAGE;
     unsigned nw = (r.nelems + 63) / 64;

@@ -32,7 +32,7 @@
  *                           freeindex == allocatedBelow == 64, a free of slot 64 (never handed
  *                           out) is a double free, and slot 63 a valid free; a LIFO free after
  *                           the raise stops at the bound; after a sweep the bound is 0 again
- *                           (verify A5)
+ *                           (verify A5); a span found full has it at nelems
  */
 #include "heap_check.h"
 #include "internal.h"
@@ -402,6 +402,22 @@ static void test_allocated_below(void)
     ga_cache_destroy(c);      /* gives the span back: its frees are swept, the bound reset */
     VERIFY(h);
     CHECK_EQ(ga_free(h, p[0]), GA_ERR_DOUBLE_FREE);
+    CHECK_EQ(doubles, 2);
+    /* a span found full has the bound at nelems: every slot of it validates without freeindex */
+    c = ga_cache_new(h);
+    char *first = ga_alloc(c, 48, 0, GA_NOSCAN), *last = first;
+    CHECK_EQ(ga_span_raw_of(h, first, &raw), 0);
+    unsigned nelems = raw.nelems;
+    for (unsigned i = 1; i <= nelems; i++) last = ga_alloc(c, 48, 0, GA_NOSCAN);   /* the last one refills */
+    CHECK_EQ(ga_span_raw_of(h, first, &raw), 0);
+    CHECK(raw.freeindex == nelems && raw.allocated_below == nelems, "full span: freeindex %u bound %u, nelems %u",
+          raw.freeindex, raw.allocated_below, nelems);
+    CHECK(last != NULL && ((uintptr_t)last - (uintptr_t)first) / 8192 != 0, "the allocation after a full span comes from another span");
+    VERIFY(h);
+    CHECK_EQ(ga_free(h, first + (nelems - 1) * 48), GA_OK);
+    VERIFY(h);
+    ga_cache_destroy(c);
+    VERIFY(h);
     CHECK_EQ(doubles, 2);
     ga_heap_destroy(h);
 }

@@ -32,7 +32,9 @@
  *                           freeindex == allocatedBelow == 64, a free of slot 64 (never handed
  *                           out) is a double free, and slot 63 a valid free; a LIFO free after
  *                           the raise stops at the bound; after a sweep the bound is 0 again
- *                           (verify A5); a span found full has it at nelems
+ *                           (verify A5); a span found full has it at nelems; each raise of
+ *                           nextFreeIndex (loop, loop exit, past-the-end exit) and A5's two
+ *                           halves are pinned by exact values
  */
 #include "heap_check.h"
 #include "internal.h"
@@ -422,6 +424,69 @@ static void test_allocated_below(void)
     ga_heap_destroy(h);
 }
 
+/* Which bound nextFreeIndex leaves on each of its paths (a lower bound is still correct,
+ * only slower, so only exact values catch a lost raise): a window found fully allocated
+ * raises it to that window's end (the loop), a span whose remaining windows are all
+ * allocated gets nelems from the loop's exit (nelems a multiple of 64) or from the
+ * result-past-the-end exit (the tail window shorter than 64). And verify's A5 rejects a
+ * bound that is a multiple of 64 above freeindex, and one that is neither a multiple of
+ * 64 nor nelems. */
+static void test_allocated_below_paths(void)
+{
+    /* 64 B without Green Tea's trailer: 128 slots; 48 B with it: 168 */
+    static const struct { size_t size; bool no_green_tea, nelems_pow64; } cases[] = { { 64, true, true }, { 48, false, false } };
+    for (unsigned k = 0; k < 2; k++) {
+        ga_heap_options o = { 0 };
+        o.no_green_tea = cases[k].no_green_tea;
+        ga_heap *h = ga_heap_new(&o);
+        CHECK(h != NULL, "ga_heap_new");
+        if (!h) return;
+        ga_cache *c = ga_cache_new(h);
+        size_t sz = cases[k].size;
+        char *p0 = ga_alloc(c, sz, 0, GA_NOSCAN);
+        ga_span_raw raw;
+        CHECK_EQ(ga_span_raw_of(h, p0, &raw), 0);
+        unsigned n = raw.nelems;
+        CHECK((n % 64 == 0) == cases[k].nelems_pow64, "size %zu: nelems %u", sz, n);
+        for (unsigned i = 1; i < n; i++) ga_alloc(c, sz, 0, GA_NOSCAN);
+        /* free slots 70 and 100 (both in window 1), then sweep by giving the span back */
+        CHECK_EQ(ga_free(h, p0 + 70 * sz), GA_OK);
+        CHECK_EQ(ga_free(h, p0 + 100 * sz), GA_OK);
+        ga_cache_destroy(c);
+        c = ga_cache_new(h);
+        /* window 0 is all allocated: the first allocation walks the loop to window 1 */
+        char *a = ga_alloc(c, sz, 0, GA_NOSCAN);
+        CHECK(a == p0 + 70 * sz, "size %zu: first free slot %p, want slot 70 %p", sz, (void *)a, (void *)(p0 + 70 * sz));
+        CHECK_EQ(ga_span_raw_of(h, p0, &raw), 0);
+        CHECK(raw.allocated_below == 64, "size %zu: after the loop into window 1 the bound is %u, want 64", sz,
+              raw.allocated_below);
+        char *b = ga_alloc(c, sz, 0, GA_NOSCAN);    /* slot 100, from allocCache */
+        CHECK(b == p0 + 100 * sz, "size %zu: second free slot %p, want slot 100", sz, (void *)b);
+        VERIFY(h);
+        /* nothing left after 100: the search leaves the loop at the span's end (128 slots)
+         * or finds its tail window full (168), and the span is given back at once */
+        ga_alloc(c, sz, 0, GA_NOSCAN);
+        CHECK_EQ(ga_span_raw_of(h, p0, &raw), 0);
+        CHECK(raw.freeindex == n && raw.allocated_below == n, "size %zu: full span: freeindex %u bound %u, nelems %u",
+              sz, raw.freeindex, raw.allocated_below, n);
+        VERIFY(h);
+        /* A5 on a corrupted bound (the cache holds another span now; p0's is quiescent) */
+        ga_mspan *s = ga_span_of(h, (uintptr_t)p0);
+        ga_report r;
+        atomic_store(&s->freeindex, 64);
+        atomic_store(&s->allocatedBelow, 128);      /* a multiple of 64, above freeindex */
+        CHECK(ga_verify(h, &r) != 0 && strcmp(r.invariant, "A5") == 0, "size %zu: bound 128 > freeindex 64 passed verify (%s)",
+              sz, r.invariant);
+        atomic_store(&s->freeindex, n);
+        atomic_store(&s->allocatedBelow, 65);       /* <= freeindex, neither a multiple of 64 nor nelems */
+        CHECK(ga_verify(h, &r) != 0 && strcmp(r.invariant, "A5") == 0, "size %zu: bound 65 passed verify (%s)", sz, r.invariant);
+        atomic_store(&s->allocatedBelow, n);
+        VERIFY(h);
+        ga_cache_destroy(c);
+        ga_heap_destroy(h);
+    }
+}
+
 static sigjmp_buf fault_jmp;
 static void on_segv(int sig) { (void)sig; siglongjmp(fault_jmp, 1); }
 static bool faults_on_write(volatile char *p)
@@ -673,6 +738,7 @@ static void test_pallocbits_range_end(void)
 int main(void)
 {
     test_allocated_below();
+    test_allocated_below_paths();
     test_pallocbits_range_end();
     test_refill_full_span();
     test_d5_report();

@@ -28,41 +28,43 @@ void ga_span_refill_alloc_cache(ga_mspan *s, unsigned whichByte)
     s->allocCache = ~w;
 }
 
+/* The search found no free slot: freeindex = nelems, and since every slot is allocated
+ * now, the bound goes to nelems too (frees into a full span never read freeindex). */
+static unsigned span_full(ga_mspan *s, uint32_t snelems)
+{
+    atomic_store_explicit(&s->freeindex, snelems, memory_order_relaxed);
+    atomic_store_explicit(&s->allocatedBelow, snelems, memory_order_release);
+    return snelems;
+}
+
 /* nextFreeIndex (spec §2.5): the slow search; refills allocCache at window ends.
  * Returns nelems when the span is full. The caller increments allocCount. */
 unsigned ga_span_next_free_index(ga_mspan *s)
 {
     uint32_t sfreeindex = atomic_load_explicit(&s->freeindex, memory_order_relaxed);
     uint32_t snelems = s->nelems;
-    if (sfreeindex >= snelems) {
-        if (sfreeindex > snelems)
-            ga_heap_report_broken(NULL, "span %#lx: freeindex %u > nelems %u",
-                                  (unsigned long)s->startAddr, sfreeindex, snelems);
-        else   /* full: every slot is allocated, so frees of it never read freeindex */
-            atomic_store_explicit(&s->allocatedBelow, snelems, memory_order_release);
+    if (sfreeindex > snelems) {
+        ga_heap_report_broken(NULL, "span %#lx: freeindex %u > nelems %u",
+                              (unsigned long)s->startAddr, sfreeindex, snelems);
         return snelems;
     }
+    if (sfreeindex == snelems)
+        return span_full(s, snelems);
     uint64_t cache = s->allocCache;
     unsigned t = cache ? (unsigned)__builtin_ctzll(cache) : 64;
     uint32_t below = 0;          /* a new window start: every slot before it is allocated */
     while (t == 64) {
         sfreeindex = (sfreeindex + 64) & ~(uint32_t)63;
-        if (sfreeindex >= snelems) {
-            atomic_store_explicit(&s->freeindex, snelems, memory_order_relaxed);
-            atomic_store_explicit(&s->allocatedBelow, snelems, memory_order_release);
-            return snelems;
-        }
+        if (sfreeindex >= snelems)
+            return span_full(s, snelems);
         ga_span_refill_alloc_cache(s, sfreeindex / 8);
         below = sfreeindex;
         cache = s->allocCache;
         t = cache ? (unsigned)__builtin_ctzll(cache) : 64;
     }
     uint32_t result = sfreeindex + t;
-    if (result >= snelems) {
-        atomic_store_explicit(&s->freeindex, snelems, memory_order_relaxed);
-        atomic_store_explicit(&s->allocatedBelow, snelems, memory_order_release);
-        return snelems;
-    }
+    if (result >= snelems)
+        return span_full(s, snelems);
     s->allocCache = (t + 1 == 64) ? 0 : s->allocCache >> (t + 1);
     sfreeindex = result + 1;
     if (sfreeindex % 64 == 0 && sfreeindex != snelems) {

@@ -411,6 +411,8 @@ ga_mspan *ga_heap_alloc_span(ga_heap *h, ga_mcache *c, size_t npages, ga_spancla
     h->heapReleased -= scav;
     h->heapFree -= nbytes - scav;
     h->heapInUse += nbytes;
+    if (!ga_class_seen(h, spc))
+        atomic_fetch_or_explicit(&h->classesSeen[spc / 64], 1ull << (spc % 64), memory_order_release);
     GA_MUTEX_UNLOCK(h, &h->lock);
     return s;
 }

@@ -238,6 +238,11 @@ struct ga_heap {
     _Atomic uint32_t sweepgen;
     _Atomic bool marking;
     ga_mcentral central[GA_NUM_SPAN_CLASSES];
+    /* A bit per span class that ever had a span in this heap (set under `lock` by
+     * ga_heap_alloc_span before the span is handed out, never cleared): a class without
+     * its bit has four empty central lists, so ga_sweep and the checker need not take its
+     * lock or read its lists. */
+    _Atomic uint64_t classesSeen[(GA_NUM_SPAN_CLASSES + 63) / 64];
 
     ga_heaparena **arenas;            /* L2 arena index (L1 has one entry) */
     uint32_t *heapArenas;             /* indices of all heap arenas */
@@ -280,6 +285,11 @@ struct ga_heap {
 };
 
 typedef ga_mcache ga_cache_impl;
+
+static inline bool ga_class_seen(struct ga_heap *h, ga_spanclass spc)
+{
+    return (atomic_load_explicit(&h->classesSeen[spc / 64], memory_order_acquire) >> (spc % 64)) & 1;
+}
 
 /* ---- span.c ---- */
 void ga_span_refill_alloc_cache(ga_mspan *s, unsigned whichByte);

@@ -45,12 +45,14 @@ void ga_sched_spin_unlock(struct ga_heap *h, void *l);
 void ga_sched_mutex_lock(struct ga_heap *h, void *m, const char *name);
 void ga_sched_mutex_unlock(struct ga_heap *h, void *m);
 #define GA_SCHED_POINT(h, name, obj) ga_sched_point((h), (name), (obj))
+#define GA_SCHED_ATTACHED(h)         ((h)->sched_fn != NULL)   /* a controlled scheduler runs this heap */
 #define GA_SPIN_LOCK(h, l, name)     ga_sched_spin_lock((h), (l), (name))
 #define GA_SPIN_UNLOCK(h, l)         ga_sched_spin_unlock((h), (l))
 #define GA_MUTEX_LOCK(h, m, name)    ga_sched_mutex_lock((h), (m), (name))
 #define GA_MUTEX_UNLOCK(h, m)        ga_sched_mutex_unlock((h), (m))
 #else
 #define GA_SCHED_POINT(h, name, obj) ((void)0)
+#define GA_SCHED_ATTACHED(h)         false
 #define GA_SPIN_LOCK(h, l, name)     ga_spin_lock(l)
 #define GA_SPIN_UNLOCK(h, l)         ga_spin_unlock(l)
 #define GA_MUTEX_LOCK(h, m, name)    pthread_mutex_lock(m)

@@ -62,8 +62,10 @@ static void violation(ga_testos *t, const char *fmt, uintptr_t p, size_t n, int 
 /* Moves every page of [p, p+n) from one of the `from` states (bitmask) to `to`. */
 static void transition(ga_testos *t, const char *what, uintptr_t p, size_t n, unsigned from, uint8_t to)
 {
+    tregion *r = NULL;
     for (uintptr_t a = p & ~(uintptr_t)(TPAGE - 1); a < p + n; a += TPAGE) {
-        tregion *r = find_region(t, a);
+        /* one region lookup per region the range crosses, not per page */
+        if (!r || a >= r->base + r->npages * TPAGE) r = find_region(t, a);
         if (!r) {
             char buf[128];
             snprintf(buf, sizeof buf, "%s of unreserved page %%#lx (range size %%zu, state %%d)", what);

@@ -59,26 +59,61 @@ static void violation(ga_testos *t, const char *fmt, uintptr_t p, size_t n, int 
         snprintf(t->first_violation, sizeof t->first_violation, fmt, (unsigned long)p, n, st);
 }
 
+/* (mask, value) such that a state st is in the set `from` iff (st & mask) == value, for
+ * the sets the calls use ({Reserved}, {Prepared, Ready}); false for other sets. States
+ * are 0..3, so two bits decide. */
+static bool state_test(unsigned from, uint8_t *mask, uint8_t *value)
+{
+    for (unsigned m = 1; m <= 3; m++)
+        for (unsigned v = 0; v <= 3; v++) {
+            if (v & ~m) continue;
+            unsigned set = 0;
+            for (unsigned st = 0; st <= 3; st++) if ((st & m) == v) set |= 1u << st;
+            if (set == (from & 15)) { *mask = (uint8_t)m; *value = (uint8_t)v; return true; }
+        }
+    return false;
+}
+
+/* The first page index in [i, e) of r whose state is not in `from`, or e. Eight pages
+ * at a time when the set has a (mask, value) form: map and used cover whole arenas'
+ * worth of pages per call. */
+static size_t first_illegal(const tregion *r, size_t i, size_t e, unsigned from)
+{
+    uint8_t m, v;
+    if (state_test(from, &m, &v)) {
+        const uint64_t M = m * 0x0101010101010101ull, V = v * 0x0101010101010101ull;
+        for (; i + 8 <= e; i += 8) {
+            uint64_t w;
+            memcpy(&w, r->state + i, 8);
+            if ((w & M) ^ V) break;
+        }
+    }
+    for (; i < e; i++)
+        if (!((from >> r->state[i]) & 1)) break;
+    return i;
+}
+
 /* Moves every page of [p, p+n) from one of the `from` states (bitmask) to `to`. */
 static void transition(ga_testos *t, const char *what, uintptr_t p, size_t n, unsigned from, uint8_t to)
 {
-    tregion *r = NULL;
-    for (uintptr_t a = p & ~(uintptr_t)(TPAGE - 1); a < p + n; a += TPAGE) {
-        /* one region lookup per region the range crosses, not per page */
-        if (!r || a >= r->base + r->npages * TPAGE) r = find_region(t, a);
+    uintptr_t a = p & ~(uintptr_t)(TPAGE - 1);
+    while (a < p + n) {
+        tregion *r = find_region(t, a);   /* once per region the range crosses */
         if (!r) {
             char buf[128];
             snprintf(buf, sizeof buf, "%s of unreserved page %%#lx (range size %%zu, state %%d)", what);
             violation(t, buf, a, n, GA_PAGE_NONE);
             return;
         }
-        size_t i = (a - r->base) / TPAGE;
-        if (!((from >> r->state[i]) & 1)) {
+        uintptr_t rend = r->base + r->npages * TPAGE, stop = p + n < rend ? p + n : rend;
+        size_t i = (a - r->base) / TPAGE, e = (stop - r->base + TPAGE - 1) / TPAGE;
+        for (size_t k = first_illegal(r, i, e, from); k < e; k = first_illegal(r, k + 1, e, from)) {
             char buf[128];
             snprintf(buf, sizeof buf, "%s of page %%#lx (range size %%zu) in illegal state %%d", what);
-            violation(t, buf, a, n, r->state[i]);
+            violation(t, buf, r->base + k * TPAGE, n, r->state[k]);
         }
-        r->state[i] = to;
+        memset(r->state + i, to, e - i);
+        a = r->base + e * TPAGE;
     }
 }
 

@@ -147,6 +147,12 @@ bool ex_zero_check(const void *p, size_t n, pat_ctx *pc)
     return for_ranges(n, zero_fn, pc);
 }
 
+bool ex_zero_check_sampled(const void *p, size_t n, pat_ctx *pc)
+{
+    pc->p = (uint8_t *)(uintptr_t)p;
+    return for_ranges(n, zero_fn, pc);
+}
+
 bool ex_check_obj_content(ex *x, obj *o, const char *when)
 {
     pat_ctx pc;

@@ -161,6 +161,7 @@ bool ex_model_check_all(ex *x);    /* every span with a live object or a pending
 /* ---- exec_content.c: content patterns, zero checks */
 bool ex_pat_check(const void *p, size_t n, size_t limit, uint64_t id, uint64_t gen, pat_ctx *pc);
 bool ex_zero_check(const void *p, size_t n, pat_ctx *pc);
+bool ex_zero_check_sampled(const void *p, size_t n, pat_ctx *pc);   /* for_ranges' bytes only */
 bool ex_check_obj_content(ex *x, obj *o, const char *when);
 void ex_write_obj(ex *x, obj *o);
 

@@ -128,6 +128,27 @@ typedef struct pat_ctx { uint8_t *p; uint64_t base; size_t limit; size_t bad; ui
 #define EM(...) do { if (x->emit) { fprintf(x->emit, "    "); fprintf(x->emit, __VA_ARGS__); fputc('\n', x->emit); } } while (0)
 
 static inline bool ex_found(const ex *x) { return x->f->found; }
+/* Lower bound in a sorted array of n records of `stride` bytes keyed by the 64-bit field
+ * at byte `key_off`: the first index whose key is >= key (n if none). Branch-free, a
+ * conditional move per halving: the shadow's searches (objects by id, live intervals,
+ * tiny blocks, the span model's pending slots) mispredicted half their steps as branches.
+ * Call it with sizeof / offsetof, so both fold to constants. */
+static inline size_t ex_lower_bound(const void *arr, size_t n, size_t stride, size_t key_off, uint64_t key)
+{
+    if (!n) return 0;
+    const char *first = (const char *)arr + key_off, *b = first;
+    uint64_t k;
+    while (n > 1) {
+        size_t half = n / 2;
+        memcpy(&k, b + half * stride, sizeof k);
+        b = k < key ? b + half * stride : b;
+        n -= half;
+    }
+    memcpy(&k, b, sizeof k);
+    return (size_t)(b - first) / stride + (k < key);
+}
+#define EX_LOWER_BOUND(arr, n, field, key) \
+    ex_lower_bound((arr), (n), sizeof *(arr), offsetof(__typeof__(*(arr)), field), (uint64_t)(key))
 static inline uint64_t ex_mix(uint64_t z)
 {
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;

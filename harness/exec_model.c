@@ -42,18 +42,7 @@
 enum { WHY_FREED = 1, WHY_DEAD = 2 };
 
 /* ---- pending slots and touched spans ------------------------------------------------ */
-static size_t pend_lower(ex *x, uintptr_t slot)
-{
-    size_t n = x->npend;   /* branch-free lower bound, as ex_iv_lower */
-    if (!n) return 0;
-    const ex_pend *b = x->pend;
-    while (n > 1) {
-        size_t half = n / 2;
-        b = b[half].slot < slot ? b + half : b;
-        n -= half;
-    }
-    return (size_t)(b - x->pend) + (b->slot < slot);
-}
+static size_t pend_lower(ex *x, uintptr_t slot) { return EX_LOWER_BOUND(x->pend, x->npend, slot, slot); }
 
 void ex_model_pending(ex *x, uintptr_t span, uintptr_t slot, size_t elemsize, bool dead, uint64_t id)
 {

@@ -45,29 +45,12 @@ long ex_resolve(ex *x, uint16_t o)
 
 obj *ex_find_id(ex *x, uint64_t id)
 {
-    size_t lo = 0, hi = x->nobj;
-    while (lo < hi) {
-        size_t m = (lo + hi) / 2;
-        if (x->objs[m].id < id) lo = m + 1; else hi = m;
-    }
+    size_t lo = EX_LOWER_BOUND(x->objs, x->nobj, id, id);
     return lo < x->nobj && x->objs[lo].id == id ? &x->objs[lo] : NULL;
 }
 
 /* ---- interval set (overlap) ---------------------------------------------------------- */
-size_t ex_iv_lower(ex *x, uintptr_t lo)
-{
-    /* branch-free lower bound (a conditional move per halving): the branchy search
-     * mispredicted half its steps, 5% of a small-object input */
-    size_t n = x->niv;
-    if (!n) return 0;
-    const ivl *b = x->iv;
-    while (n > 1) {
-        size_t half = n / 2;
-        b = b[half].lo < lo ? b + half : b;
-        n -= half;
-    }
-    return (size_t)(b - x->iv) + (b->lo < lo);
-}
+size_t ex_iv_lower(ex *x, uintptr_t lo) { return EX_LOWER_BOUND(x->iv, x->niv, lo, lo); }
 
 /* Returns the id of an overlapping live object, 0 if none (and inserts). */
 uint64_t ex_iv_insert(ex *x, uintptr_t lo, uintptr_t hi, uint64_t id, bool tiny)
@@ -105,11 +88,7 @@ static void iv_remove(ex *x, uintptr_t lo, uint64_t id)
 /* ---- tiny blocks ------------------------------------------------------------------ */
 tblock *ex_blk_find(ex *x, uintptr_t slot, size_t *pos)
 {
-    size_t a = 0, b = x->nblk;
-    while (a < b) {
-        size_t m = (a + b) / 2;
-        if (x->blk[m].slot < slot) a = m + 1; else b = m;
-    }
+    size_t a = EX_LOWER_BOUND(x->blk, x->nblk, slot, slot);
     if (pos) *pos = a;
     return a < x->nblk && x->blk[a].slot == slot ? &x->blk[a] : NULL;
 }

@@ -76,6 +76,10 @@ size_t pa_total_pages(const ga_pagealloc *pa);           /* all pages ever grown
 bool pa_page_allocated(const ga_pagealloc *pa, uintptr_t addr);
 bool pa_page_scavenged(const ga_pagealloc *pa, uintptr_t addr);
 bool pa_contains(const ga_pagealloc *pa, uintptr_t addr);  /* addr is in an inUse range */
+/* The first page of the npages pages from addr (page aligned) that lies in no inUse range
+ * or is not allocated, or 0 if every one is both: the checker's per-span question, a word
+ * of the bitmap at a time instead of two lookups per page. */
+uintptr_t pa_first_unallocated(const ga_pagealloc *pa, uintptr_t addr, size_t npages);
 uintptr_t pa_search_addr(const ga_pagealloc *pa);
 /* Calls fn for each inUse range [base, limit). */
 void pa_for_each_range(const ga_pagealloc *pa, void (*fn)(void *ctx, uintptr_t base, uintptr_t limit), void *ctx);

@@ -123,9 +123,10 @@ static int check_span(ga_heap *h, ga_mspan *s, bool zero_scan, ga_report *r)
 
     if (base % GA_PAGE_SIZE || s->npages == 0)
         return fail(r, GA_V_SPAN, "A1", base, base, -1, SPANF ": base not page aligned or npages 0", SPANA(s));
+    uintptr_t unalloc = pa_first_unallocated(h->pages, base, s->npages);   /* 0: none */
     for (size_t i = 0; i < s->npages; i++) {
         uintptr_t p = base + i * GA_PAGE_SIZE;
-        if (!pa_contains(h->pages, p) || !pa_page_allocated(h->pages, p))
+        if (p == unalloc)
             return fail(r, GA_V_SPAN, "A1", base, p, -1, SPANF ": page %#lx is not allocated in the page allocator",
                         SPANA(s), (unsigned long)p);
         if (ga_span_of(h, p) != s)

@@ -1190,6 +1190,20 @@ static int slot_of(uint64_t ci)
 }
 static uintptr_t maddr(int k, unsigned p) { return PB(pos_ci[k], p); }
 
+/* pa_first_unallocated against the model: the first page of [a, +n pages) in no grown
+ * chunk or not allocated, 0 if none. */
+static uintptr_t model_first_unallocated(uintptr_t a, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uintptr_t q = a + i * PG;
+        int k = slot_of((uint64_t)((q - (uintptr_t)GA_ARENA_BASE_OFFSET) >> 22));
+        unsigned p = (unsigned)((q % CHUNKB) / PG);
+        if (k < 0 || !mdl[k].grown || !((mdl[k].a[p / 64] >> (p % 64)) & 1))
+            return q;
+    }
+    return 0;
+}
+
 /* The reference model (pa_fixture.h) over this test's positions. */
 static bool model_find(size_t n, int *rk, unsigned *rp) { return pam_find(mdl, pos_ci, NPOS, n, rk, rp); }
 static size_t model_mark(int k, unsigned p, size_t n, bool alloc) { return pam_mark(mdl, k, p, n, alloc); }
@@ -1394,6 +1408,25 @@ static void test_differential(void)
             CHECK(rc == 0, "step %d (%s): cache %d: %s", step, what, j, rep.message);
         }
         compare_model(pa, what, step);
+        {   /* the checker's range query, on a random run (often across chunks, often inside a
+             * live one); its own random stream, so the mix above stays what it was */
+            uint64_t z = (uint64_t)step * 0x9e3779b97f4a7c15ull;
+            z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+            z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+            z ^= z >> 31;
+            uintptr_t qa;
+            size_t qn = 1 + (size_t)(z % ((z >> 8) % 4 ? 64 : 1100));
+            if (nlive && (z >> 12) % 2) {
+                live_t l = live[(z >> 16) % nlive];
+                qa = l.a + (uintptr_t)((z >> 32) % l.n) * PG;
+                if ((z >> 13) % 2) qn = l.n - (qa - l.a) / PG;   /* to its end exactly: all allocated */
+            } else {
+                qa = PB(pos_ci[(z >> 16) % NPOS], (unsigned)((z >> 32) % P));
+            }
+            uintptr_t got = pa_first_unallocated(pa, qa, qn), want = model_first_unallocated(qa, qn);
+            CHECK(got == want, "step %d (%s): pa_first_unallocated(%#" PRIxPTR ", %zu) = %#" PRIxPTR ", model %#" PRIxPTR,
+                  step, what, qa, qn, got, want);
+        }
         if (check_failed > fail0 + 20) {
             fprintf(stderr, "differential: too many failures, stopping at step %d\n", step);
             pa_dump(pa, stderr);

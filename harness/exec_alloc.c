@@ -100,7 +100,7 @@ obj *ex_do_alloc(ex *x, const gh_req *q, unsigned flags, uint64_t old_id)
         if (c) p = sut_alloc(x, c, (size_t)q->size, (size_t)q->align, flags, id, &err);
     }
     /* the glibc twin */
-    gh_ref_res rr = { GH_REF_SKIPPED, 0, false, false, NULL };
+    gh_ref_res rr = { GH_REF_SKIPPED, 0, false, false, NULL, false };
     if (x->o->diff) {
         rr = gh_ref_alloc(&x->ref, q, old ? old->ref : NULL, old ? old->ref_size : 0);
         if (old && (rr.outcome == GH_REF_OK || rr.freed_old)) { old->ref = NULL; old->ref_size = 0; }
@@ -144,7 +144,7 @@ obj *ex_do_alloc(ex *x, const gh_req *q, unsigned flags, uint64_t old_id)
             ex_finding(x, GH_CHK_DIFF, NULL, NULL, "glibc pointer %p not aligned to %" PRIu64, rr.p, q->align);
         else if (rok && gh_ref_usable(rr.p) < q->size)
             ex_finding(x, GH_CHK_DIFF, NULL, NULL, "glibc malloc_usable_size %zu < %" PRIu64, gh_ref_usable(rr.p), q->size);
-        else if (rok && (q->kind == GH_CALLOC || q->zero) && q->size) {
+        else if (rok && (q->kind == GH_CALLOC || q->zero) && q->size && !rr.unzeroed) {
             pat_ctx pc;
             /* glibc's zeroing is glibc's contract, not galloc's: sampled (head, tail, a word
              * per page; exec_content.c) — scanning every byte of each big twin was 4% of a

@@ -153,7 +153,7 @@ void gh_ref_init(gh_ref *r, size_t cap)
     r->max_request = GH_SANITIZED ? REF_SANITIZED_MAX : 0;
 }
 
-static gh_ref_res skipped(void) { gh_ref_res x = { GH_REF_SKIPPED, 0, false, false, NULL }; return x; }
+static gh_ref_res skipped(void) { gh_ref_res x = { GH_REF_SKIPPED, 0, false, false, NULL, false }; return x; }
 
 gh_ref_res gh_ref_alloc(gh_ref *r, const gh_req *q, void *old, size_t old_size)
 {
@@ -186,8 +186,13 @@ gh_ref_res gh_ref_alloc(gh_ref *r, const gh_req *q, void *old, size_t old_size)
     void *p = NULL;
     int rc = 0;
     switch (q->kind) {
-    case GH_MALLOC: p = q->zero ? calloc(1, q->size) : malloc(q->size); break;
-    case GH_CALLOC: p = calloc(q->nmemb, q->elem); break;
+    case GH_MALLOC:
+    case GH_CALLOC:
+        /* edge requests (overflowing or absurd) still go to calloc itself: they test its contract */
+        x.unzeroed = (q->kind == GH_CALLOC || q->zero) && q->size > GH_REF_ZERO_LIMIT && !q->overflow && !absurd;
+        if (x.unzeroed || (q->kind == GH_MALLOC && !q->zero)) p = malloc(q->size);
+        else p = q->kind == GH_CALLOC ? calloc(q->nmemb, q->elem) : calloc(1, q->size);
+        break;
     case GH_REALLOC: p = realloc(old, q->size); break;
     case GH_ALIGNED:
         switch (q->api) {

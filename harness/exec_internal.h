@@ -103,6 +103,12 @@ typedef struct ex {
     /* the hull of every range the heap asked to make Ready (ASan builds unpoison only this
      * part of a released region: nothing else can carry poison) */
     uintptr_t used_lo, used_hi;
+    /* while a scavenge op runs: the ranges the heap passed to `unused` (the only call that
+     * changes a page's contents or state under a live object), so the op checks the live
+     * objects in them, not every object; more than fit: every object */
+    bool rec_unused, unused_overflow;
+    size_t nunused;
+    struct { uintptr_t lo, hi; } unused[16];
     /* misuse reports through ga_set_error_handler: each refused free must be reported
      * exactly once, with its status and pointer, and nothing else may be reported */
     uint64_t herr_calls, herr_expected;
@@ -201,6 +207,7 @@ bool ex_check_new_object(ex *x, obj *o, bool zero_promised);
 const char *ex_errname(int e);
 bool ex_check_stats(ex *x, bool exact);
 bool ex_check_all_objects(ex *x, const char *when);
+bool ex_check_unused_objects(ex *x, const char *when);   /* those in x->unused[] only */
 bool ex_full_check(ex *x);
 
 /* ---- exec_os.c: the OS layer galloc sees (ga_testos with counted injected failures), page states */

@@ -82,8 +82,12 @@ void ex_op_scavenge(ex *x, const gh_op *op)
     ga_read_stats(x->h, &a);
     size_t want = op->flags == 0 ? SIZE_MAX : op->flags == 2 ? (size_t)op->a : 0, got;
     ex_model_touch_all(x);   /* the policy step sweeps */
+    x->rec_unused = true;
+    x->nunused = 0;
+    x->unused_overflow = false;
     if (op->flags == 1) { got = ga_scavenge_policy(x->h); EM("ga_scavenge_policy(h);"); }
     else { got = ga_scavenge(x->h, want); EM("ga_scavenge(h, %zuu);", want); }
+    x->rec_unused = false;
     ex_tracef(x, " -> released %zu", got);
     if (op->flags == 2 && want <= SIZE_MAX - (2u << 20) && got > want + (2u << 20)) {
         /* policy: like Go's scavenger, galloc may round a run up to a 2 MiB huge-page
@@ -97,5 +101,5 @@ void ex_op_scavenge(ex *x, const gh_op *op)
                 got, b.heap_released - a.heap_released, a.heap_released, b.heap_released);
         return;
     }
-    ex_check_all_objects(x, "after scavenge");
+    ex_check_unused_objects(x, "after scavenge");
 }

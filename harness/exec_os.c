@@ -92,6 +92,14 @@ static int w_unused(void *ctx, void *p, size_t n)
     bool inj = m_should_fail(x, GA_OS_UNUSED);
     int rc = x->inner->unused(x->inner->ctx, p, n);
     w_account(x, inj, rc != 0);
+    if (x->rec_unused) {   /* even a failed call may have changed part of the range */
+        if (x->nunused < sizeof x->unused / sizeof *x->unused) {
+            x->unused[x->nunused].lo = (uintptr_t)p;
+            x->unused[x->nunused++].hi = (uintptr_t)p + n;
+        } else {
+            x->unused_overflow = true;
+        }
+    }
     return rc;
 }
 static int w_release(void *ctx, void *p, size_t n)

@@ -27,7 +27,7 @@ ga_cache *ga_cache_new(ga_heap *h)
     c->arenas = h->arenas;
     for (unsigned i = 0; i < GA_NUM_SPAN_CLASSES; i++) c->alloc[i] = &ga_emptymspan;
     c->flushGen = atomic_load(&h->sweepgen);
-    c->cnt = &h->cnt[atomic_fetch_add(&h->nextCntShard, 1) % GA_CNT_SHARDS];
+    c->cnt = ga_counters_use(h, atomic_fetch_add(&h->nextCntShard, 1) % GA_CNT_SHARDS);
     c->next = h->caches;
     c->prev = NULL;
     if (h->caches) h->caches->prev = c;

@@ -499,6 +499,7 @@ ga_heap *ga_heap_new(const ga_heap_options *opt)
     h->opt.os = os;
     h->os = os;
     h->green_tea = !h->opt.no_green_tea;
+    atomic_store_explicit(&h->cntUsed, 1u, memory_order_relaxed);   /* copy 0: numGC */
     pthread_mutex_init(&h->lock, NULL);
     GA_VG_POOL_NEW(h);
     for (unsigned i = 0; i < GA_NUM_SPAN_CLASSES; i++) ga_central_init(&h->central[i], (ga_spanclass)i);

@@ -216,8 +216,9 @@ static void reuse_note(ga_reuseos *r, uintptr_t a, size_t n, bool used)
 static void scrub_used_runs(ga_reuseos *r, reuse_block *b, size_t from, size_t to, size_t *budget)
 {
     for (size_t k = from; k < to;) {
-        if (!(b->used[k / 64] >> (k % 64) & 1)) {
-            k = b->used[k / 64] >> (k % 64) ? k + 1 : (k / 64 + 1) * 64;
+        uint64_t w = b->used[k / 64] >> (k % 64);
+        if (!(w & 1)) {   /* to the next Ready page of this word, or the next word */
+            k = w ? k + (size_t)__builtin_ctzll(w) : (k / 64 + 1) * 64;
             continue;
         }
         size_t j = k;

@@ -900,30 +900,32 @@ bool pa_contains(const ga_pagealloc *pa, uintptr_t addr) { return range_contains
 uintptr_t pa_first_unallocated(const ga_pagealloc *pa, uintptr_t addr, size_t npages)
 {
     uint64_t off = off_of(addr), end = off + (uint64_t)npages * PAGE;
-    if (off >= OFF_LIMIT || end > OFF_LIMIT || end < off)
+    if (npages == 0)
+        return 0;
+    if (end > OFF_LIMIT || end < off)   /* past the offset space (or wrapped): no range is there */
         return addr;
-    /* inUse ranges are sorted and disjoint: walk the ones covering [off, end) */
-    for (size_t i = range_upper(pa, off); off < end; i++) {
-        if (i == pa->nranges || pa->ranges[i].base > off)
+    /* inUse ranges are sorted and never adjacent (D6): one range holds the run, or the
+     * run leaves it at its limit */
+    size_t i = range_upper(pa, off);
+    if (i == pa->nranges || pa->ranges[i].base > off)
+        return addr;
+    uint64_t lim = pa->ranges[i].limit < end ? pa->ranges[i].limit : end;
+    /* allocated bits of [off, lim), chunk by chunk, a word at a time */
+    while (off < lim) {
+        const pa_chunk *c = chunk_of(pa, off >> CHUNK_SHIFT);
+        unsigned p = off_page(off);
+        uint64_t cend = (off | (CHUNK_BYTES - 1)) + 1;
+        unsigned e = cend <= lim ? CHUNK_PAGES : off_page(lim);
+        if (!c)
             return addr_of(off);
-        uint64_t lim = pa->ranges[i].limit < end ? pa->ranges[i].limit : end;
-        /* allocated bits of [off, lim), chunk by chunk, a word at a time */
-        while (off < lim) {
-            const pa_chunk *c = chunk_of(pa, off >> CHUNK_SHIFT);
-            unsigned p = off_page(off);
-            uint64_t cend = (off | (CHUNK_BYTES - 1)) + 1;
-            unsigned e = cend <= lim ? CHUNK_PAGES : off_page(lim);
-            if (!c)
-                return addr_of(off);
-            for (unsigned w = p / 64; w <= (e - 1) / 64; w++) {
-                uint64_t m = word_mask(w, p, e), missing = ~c->alloc[w] & m;
-                if (missing)
-                    return addr_of((off & ~(uint64_t)(CHUNK_BYTES - 1)) + (uint64_t)(w * 64 + (unsigned)__builtin_ctzll(missing)) * PAGE);
-            }
-            off = cend <= lim ? cend : lim;
+        for (unsigned w = p / 64; w <= (e - 1) / 64; w++) {
+            uint64_t missing = ~c->alloc[w] & word_mask(w, p, e);
+            if (missing)
+                return addr_of((off & ~(CHUNK_BYTES - 1)) + (uint64_t)(w * 64 + (unsigned)__builtin_ctzll(missing)) * PAGE);
         }
+        off = cend <= lim ? cend : lim;
     }
-    return 0;
+    return lim < end ? addr_of(lim) : 0;
 }
 uintptr_t pa_search_addr(const ga_pagealloc *pa) { return addr_of(pa->search); }
 

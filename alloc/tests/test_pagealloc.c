@@ -907,6 +907,42 @@ static void expect_violation(ga_pagealloc *pa, const char *inv, const char *what
           r.invariant, r.message);
 }
 
+/* pa_first_unallocated at the edges the random test seldom reaches: no pages, a run ending
+ * exactly at a range's end, one page past it (the gap, and past the last range), and bits
+ * set outside every range (only corruption does that: the range still decides). */
+static void test_first_unallocated(void)
+{
+    fos_reset();
+    ga_pagealloc *pa = new_pa();
+    CHECK(pa_grow(pa, chunk_base(B), CHUNKB) == 0 && pa_grow(pa, chunk_base(B + 2), CHUNKB) == 0, "grow two ranges");
+    CHECK(pa_first_unallocated(pa, PB(B, 7), 0) == 0, "no pages: none is unallocated");
+    CHECK(pa_first_unallocated(pa, PB(B, 7), 3) == PB(B, 7), "a free page");
+    uintptr_t a0 = pa_alloc(pa, P, NULL), a2 = pa_alloc(pa, P, NULL);
+    CHECK(a0 == PB(B, 0) && a2 == PB(B + 2, 0), "both chunks allocated whole: %#" PRIxPTR " %#" PRIxPTR, a0, a2);
+    CHECK(pa_first_unallocated(pa, PB(B, 100), P - 100) == 0, "up to the range's end: all allocated");
+    CHECK(pa_first_unallocated(pa, PB(B, 100), P - 100 + 1) == chunk_base(B + 1), "one page past the range: the gap");
+    CHECK(pa_first_unallocated(pa, PB(B + 2, 500), P - 500) == 0, "up to the last range's end");
+    CHECK(pa_first_unallocated(pa, PB(B + 2, 500), P - 500 + 1) == chunk_base(B + 3), "one page past the last range");
+    uint64_t *g1 = pa_test_chunk_bits(pa, chunk_base(B + 1), false), *g3 = pa_test_chunk_bits(pa, chunk_base(B + 3), false);
+    CHECK(g1 && g3, "the gap chunks share the grown chunks' block");
+    if (g1 && g3) {
+        memset(g1, 0xff, 8 * sizeof *g1);
+        memset(g3, 0xff, 8 * sizeof *g3);
+        CHECK(pa_first_unallocated(pa, PB(B, 100), P) == chunk_base(B + 1), "gap bits set: still outside every range");
+        CHECK(pa_first_unallocated(pa, PB(B + 2, 500), P) == chunk_base(B + 3), "bits set past the last range: still outside");
+        memset(g1, 0, 8 * sizeof *g1);
+        memset(g3, 0, 8 * sizeof *g3);
+    }
+    /* the last chunk of the 48-bit offset space: a run may end exactly at its top */
+    const uint64_t last = ((uint64_t)1 << 26) - 1;
+    CHECK(pa_grow(pa, chunk_base(last), CHUNKB) == 0 && pa_alloc(pa, P, NULL) == PB(last, 0), "the top chunk, allocated whole");
+    CHECK(pa_first_unallocated(pa, PB(last, 500), P - 500) == 0, "a run ending at the top of the offset space");
+    CHECK(pa_first_unallocated(pa, PB(last, 500), P - 500 + 1) == PB(last, 500), "one page past the top");
+    pa_free(pa, PB(B, 300), 1);
+    CHECK(pa_first_unallocated(pa, PB(B, 0), 3 * P) == PB(B, 300), "a hole in the middle comes first");
+    destroy_pa(pa);
+}
+
 static void test_checker(void)
 {
     cst st[NCST] = {{B, {{10, 1}, {500, 1}}, {{100, 50}}, NONE}, {B + 1, NONE, NONE, NONE}, {B + 9, FULL, NONE, NONE}};
@@ -1530,6 +1566,7 @@ int main(void)
     RUN(test_scavenge_helpers);
     RUN(test_scavenge);
     RUN(test_checker);
+    RUN(test_first_unallocated);
     RUN(test_meta_small);
     RUN(test_far_blocks);
     RUN(test_nomem);

@@ -220,11 +220,13 @@ static void *verify_thread(void *arg)
     return NULL;
 }
 
-/* ga_verify requires quiescence and takes every lock to get it: while another thread
- * holds one mcentral's spinlock, it must wait. Kills verify.c lock_all's loop starting at
- * class 1 (class 0's lock ignored, and then released under its holder's feet). Under the
- * original the verifier cannot finish while the lock is held, so this cannot fail
- * spuriously; a mutant is seen unless the verifier is slower than 50 ms. */
+/* ga_verify requires quiescence and takes the lock of every span class that ever had a
+ * span (verify.c lock_seen) to get it: while another thread holds one of those mcentral
+ * spinlocks, it must wait. The classes: the first and last span classes and two more,
+ * each given a span first. Kills a lock loop that skips an end (class 0's lock ignored,
+ * and then released under its holder's feet). Under the original the verifier cannot
+ * finish while the lock is held, so this cannot fail spuriously; a mutant is seen unless
+ * the verifier is slower than 50 ms. A class that never had a span is not waited for. */
 static void test_verify_takes_every_lock(void)
 {
     ga_heap_options o = { 0 };
@@ -232,9 +234,23 @@ static void test_verify_takes_every_lock(void)
     CHECK(h != NULL, "ga_heap_new");
     if (!h) return;
     ga_cache *c = ga_cache_new(h);
-    CHECK(ga_alloc(c, 16, 0, 0) != NULL, "alloc");
+    /* span classes 0 and 1 (large, scan and noscan), 2 (8 B scan), 135 (32760 B noscan: the last small size, GA_SMALL_CUTOFF) */
+    CHECK(ga_alloc(c, 100000, 0, 0) && ga_alloc(c, 100000, 0, GA_NOSCAN) && ga_alloc(c, 8, 0, 0) &&
+          ga_alloc(c, 32760, 0, GA_NOSCAN), "allocs");
     static const unsigned classes[] = { 0, 1, 2, GA_NUM_SPAN_CLASSES - 1 };
+    {   /* an unseen class: its lock is no part of the checker's set */
+        const unsigned unseen = 100;
+        CHECK(!ga_class_seen(h, unseen), "span class %u never had a span", unseen);
+        verifier v = { .h = h };
+        ga_spin_lock(&h->central[unseen].lock);
+        pthread_t t;
+        CHECK_EQ(pthread_create(&t, NULL, verify_thread, &v), 0);
+        pthread_join(t, NULL);
+        ga_spin_unlock(&h->central[unseen].lock);
+        CHECK(atomic_load(&v.done) && v.rc == 0, "verify beside an unseen class's held lock: rc %d", v.rc);
+    }
     for (unsigned k = 0; k < sizeof classes / sizeof classes[0]; k++) {
+        CHECK(ga_class_seen(h, classes[k]), "span class %u had a span", classes[k]);
         verifier v = { .h = h };
         ga_spin_lock(&h->central[classes[k]].lock);
         pthread_t t;

@@ -267,6 +267,46 @@ static void test_verify_takes_every_lock(void)
     ga_heap_destroy(h);
 }
 
+/* ga_verify's retry (verify.c lock_seen): a class that becomes seen after the verifier read
+ * the bitmap, before it got the heap lock, must be locked too. Here the test holds the
+ * heap lock while the verifier waits for it, marks span class 130 (third bitmap word) seen
+ * as a span allocation would, and holds that class's lock: the verifier must wait for it,
+ * finish once it is free, and leave every lock free. Kills a retry that compares only the
+ * first word, never retries, or unlocks the wrong set. */
+static void test_verify_lock_retry(void)
+{
+    ga_heap_options o = { 0 };
+    ga_heap *h = ga_heap_new(&o);
+    CHECK(h != NULL, "ga_heap_new");
+    if (!h) return;
+    ga_cache *c = ga_cache_new(h);
+    CHECK(ga_alloc(c, 16, 0, 0) != NULL, "alloc");
+    const unsigned late = 130;
+    CHECK(!ga_class_seen(h, late), "span class %u unseen so far", late);
+    struct timespec ts = { 0, 50 * 1000 * 1000 };
+    verifier v = { .h = h };
+    pthread_mutex_lock(&h->lock);
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, verify_thread, &v), 0);
+    nanosleep(&ts, NULL);   /* the verifier has read the bitmap and waits for the heap lock */
+    CHECK(!atomic_load(&v.done), "ga_verify finished while the heap lock was held");
+    ga_spin_lock(&h->central[late].lock);
+    atomic_fetch_or(&h->classesSeen[late / 64], 1ull << (late % 64));
+    pthread_mutex_unlock(&h->lock);
+    nanosleep(&ts, NULL);
+    CHECK(!atomic_load(&v.done), "ga_verify finished while span class %u, seen while it waited, was locked", late);
+    ga_spin_unlock(&h->central[late].lock);
+    pthread_join(t, NULL);
+    CHECK(atomic_load(&v.done) && v.rc == 0, "verify after the late class's lock was released: rc %d", v.rc);
+    unsigned held = 0;
+    for (unsigned i = 0; i < GA_NUM_SPAN_CLASSES; i++) held += atomic_load(&h->central[i].lock.v) != 0;
+    CHECK(held == 0, "%u mcentral locks still held after ga_verify", held);
+    CHECK(pthread_mutex_trylock(&h->lock) == 0, "the heap lock is free after ga_verify");
+    pthread_mutex_unlock(&h->lock);
+    ga_cache_destroy(c);
+    ga_heap_destroy(h);
+}
+
 /* A heap reserving more than 8 regions (add_region's first array) keeps all of them:
  * large objects of 80 MiB each need a reservation apiece (arenas are 64 MiB); at destroy
  * every byte goes back to the (test) OS. Kills heap.c add_region `2 * h->capregions` ->
@@ -764,6 +804,7 @@ int main(void)
     test_span_raw_needs_sweep();
     test_many_regions();
     test_verify_takes_every_lock();
+    test_verify_lock_retry();
     test_policy_skips_dense_chunk();
     test_randomized_base();
     test_broken_report();

@@ -380,27 +380,33 @@ void ga_heap_unlock_all(ga_heap *h) { unlock_all(h); }
  * and a class becomes seen only under the heap lock; if one did between the read of the
  * bitmap and taking the heap lock, start again with it. `seen` says what to unlock. */
 #define SEEN_WORDS ((GA_NUM_SPAN_CLASSES + 63) / 64)
+static void central_locks(ga_heap *h, const uint64_t seen[SEEN_WORDS], bool lock)
+{
+    for (unsigned w = 0; w < SEEN_WORDS; w++)
+        for (uint64_t m = seen[w]; m; m &= m - 1) {
+            ga_spinlock *l = &h->central[w * 64 + (unsigned)__builtin_ctzll(m)].lock;
+            if (lock) ga_spin_lock(l); else ga_spin_unlock(l);
+        }
+}
+
 static void lock_seen(ga_heap *h, uint64_t seen[SEEN_WORDS])
 {
     for (;;) {
         for (unsigned w = 0; w < SEEN_WORDS; w++) seen[w] = atomic_load(&h->classesSeen[w]);
-        for (unsigned i = 0; i < GA_NUM_SPAN_CLASSES; i++)
-            if ((seen[i / 64] >> (i % 64)) & 1) ga_spin_lock(&h->central[i].lock);
+        central_locks(h, seen, true);
         pthread_mutex_lock(&h->lock);
         bool same = true;
         for (unsigned w = 0; w < SEEN_WORDS; w++) same = same && seen[w] == atomic_load(&h->classesSeen[w]);
         if (same) return;
         pthread_mutex_unlock(&h->lock);
-        for (unsigned i = 0; i < GA_NUM_SPAN_CLASSES; i++)
-            if ((seen[i / 64] >> (i % 64)) & 1) ga_spin_unlock(&h->central[i].lock);
+        central_locks(h, seen, false);
     }
 }
 
 static void unlock_seen(ga_heap *h, const uint64_t seen[SEEN_WORDS])
 {
     pthread_mutex_unlock(&h->lock);
-    for (unsigned i = 0; i < GA_NUM_SPAN_CLASSES; i++)
-        if ((seen[i / 64] >> (i % 64)) & 1) ga_spin_unlock(&h->central[i].lock);
+    central_locks(h, seen, false);
 }
 
 static int verify_locked(ga_heap *h, ga_report *r)

@@ -246,6 +246,7 @@ static void test_verify_takes_every_lock(void)
         pthread_t t;
         CHECK_EQ(pthread_create(&t, NULL, verify_thread, &v), 0);
         pthread_join(t, NULL);
+        CHECK(atomic_load(&h->central[unseen].lock.v) != 0, "ga_verify released span class %u's lock, which it never took", unseen);
         ga_spin_unlock(&h->central[unseen].lock);
         CHECK(atomic_load(&v.done) && v.rc == 0, "verify beside an unseen class's held lock: rc %d", v.rc);
     }
@@ -271,18 +272,26 @@ static void test_verify_takes_every_lock(void)
  * the bitmap, before it got the heap lock, must be locked too. Here the test holds the
  * heap lock while the verifier waits for it, marks span class 130 (third bitmap word) seen
  * as a span allocation would, and holds that class's lock: the verifier must wait for it,
- * finish once it is free, and leave every lock free. Kills a retry that compares only the
- * first word, never retries, or unlocks the wrong set. */
-static void test_verify_lock_retry(void)
+ * finish once it is free, and leave every lock free. Run with a late class in the first
+ * bitmap word and in the last; classes seen before span all three words (0, 2, one near
+ * 100, 129, 135). Kills a retry that compares only some words, never retries, or unlocks the
+ * wrong set (a lock it still holds deadlocks the retry). */
+static void verify_lock_retry(bool last_word)
 {
     ga_heap_options o = { 0 };
     ga_heap *h = ga_heap_new(&o);
     CHECK(h != NULL, "ga_heap_new");
     if (!h) return;
     ga_cache *c = ga_cache_new(h);
-    CHECK(ga_alloc(c, 16, 0, 0) != NULL, "alloc");
-    const unsigned late = 130;
-    CHECK(!ga_class_seen(h, late), "span class %u unseen so far", late);
+    CHECK(ga_alloc(c, 100000, 0, 0) && ga_alloc(c, 8, 0, 0) && ga_alloc(c, 16, 0, 0) && ga_alloc(c, 3072, 0, GA_NOSCAN) &&
+          ga_alloc(c, ga_class_to_size[64], 0, GA_NOSCAN) && ga_alloc(c, 32760, 0, GA_NOSCAN), "allocs");
+    CHECK(ga_class_seen(h, 129), "span class 129 (class 64 noscan: a word boundary of i / 64 vs i / 65) seen");
+    unsigned late = 0, in_word1 = 0;
+    for (unsigned i = 64; i < 128; i++) in_word1 += ga_class_seen(h, i);
+    CHECK(ga_class_seen(h, 0) && ga_class_seen(h, GA_NUM_SPAN_CLASSES - 1) && in_word1 > 0, "seen classes in every word");
+    for (unsigned i = last_word ? 128 : 0; i < (last_word ? GA_NUM_SPAN_CLASSES : 64u) && !late; i++)
+        if (!ga_class_seen(h, i)) late = i;
+    CHECK(late != 0, "an unseen span class in bitmap word %d", last_word ? 2 : 0);
     struct timespec ts = { 0, 50 * 1000 * 1000 };
     verifier v = { .h = h };
     pthread_mutex_lock(&h->lock);
@@ -305,6 +314,11 @@ static void test_verify_lock_retry(void)
     pthread_mutex_unlock(&h->lock);
     ga_cache_destroy(c);
     ga_heap_destroy(h);
+}
+static void test_verify_lock_retry(void)
+{
+    verify_lock_retry(false);
+    verify_lock_retry(true);
 }
 
 /* A heap reserving more than 8 regions (add_region's first array) keeps all of them:

@@ -48,7 +48,7 @@
 /* Bytes memset per release at most; past it, resident runs are dropped with madvise. As
  * large as the fuzzers' default live budget (64 MiB): a page dropped here costs two faults
  * when the next heap touches it again (a read maps the zero page, the write copies it),
- * ten times a memset of it. At 16 MiB the slowest corpus input ran at half its speed. */
+ * far more than a memset of it. At 16 MiB the slowest corpus input ran at half its speed. */
 #define SCRUB_MEMSET ((size_t)64 << 20)
 #define SCRUB_DIRECT ((size_t)64 << 10)    /* runs up to this are memset without asking mincore */
 

@@ -55,7 +55,7 @@ typedef struct gh_ref_res {
  * malloc of the same size: glibc's calloc is malloc plus a memset of recycled memory, the
  * same success or failure for any size that does not overflow (overflow is decided before
  * glibc is called), and its zeroing is glibc's contract, not galloc's. Memsetting every
- * big twin was a third of the slowest corpus input. The twin then carries the harness's
+ * big twin was half the time of the slowest corpus input. The twin then carries the harness's
  * pattern like any other. Overflowing or absurd requests still call calloc. */
 #define GH_REF_ZERO_LIMIT ((uint64_t)64 << 10)
 enum { GH_REF_SKIPPED = 0, GH_REF_OK = 1, GH_REF_FAIL = 2 };

@@ -270,8 +270,8 @@ static void test_verify_takes_every_lock(void)
 
 /* ga_verify's retry (verify.c lock_seen): a class that becomes seen after the verifier read
  * the bitmap, before it got the heap lock, must be locked too. Here the test holds the
- * heap lock while the verifier waits for it, marks span class 130 (third bitmap word) seen
- * as a span allocation would, and holds that class's lock: the verifier must wait for it,
+ * heap lock while the verifier waits for it, marks an unseen span class seen as a span
+ * allocation would, and holds that class's lock: the verifier must wait for it,
  * finish once it is free, and leave every lock free. Run with a late class in the first
  * bitmap word and in the last; classes seen before span all three words (0, 2, one near
  * 100, 129, 135). Kills a retry that compares only some words, never retries, or unlocks the
